@@ -1,0 +1,293 @@
+/*
+ * uvfs.h — the public C API of uvfs, a user-space VFS switch.
+ *
+ * A context (struct uvfs) holds one namespace whose root is an in-memory
+ * filesystem. Filesystems from disk images, partitions of disk images and host
+ * directories are mounted into it; the calls below are shaped like POSIX and
+ * act on paths in that namespace. Paths never reach the host: symlink targets
+ * and ".." resolve inside the namespace. Relative paths are taken from the
+ * namespace root.
+ *
+ * Return convention (as in libuv): every int / ssize_t / int64_t call returns a
+ * value >= 0 on success, or a negative error code: -errno (e.g. -ENOENT), or
+ * one of the project codes -UVFS_E* below. uvfs_strerror() explains any of
+ * them; uvfs_errdetail() gives the detail of the calling thread's last failure
+ * ("inode 12: bad extent header") when a driver recorded one.
+ *
+ * Threading: a context may be used from many threads at once. Work on one
+ * mounted filesystem is serialised when its driver is not thread-safe; two
+ * mounted filesystems never wait for each other.
+ *
+ * Flags and constants are Linux's: O_* for open, AT_SYMLINK_NOFOLLOW,
+ * UTIME_NOW / UTIME_OMIT, XATTR_CREATE / XATTR_REPLACE, RENAME_NOREPLACE.
+ */
+#ifndef UVFS_H
+#define UVFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define UVFS_API __attribute__((visibility("default")))
+#else
+#define UVFS_API
+#endif
+
+#define UVFS_VERSION_STRING "0.1.0"
+
+/* Project error codes, above the errno range; returned negated like errno. */
+#define UVFS_ERRNO_BASE 4096
+#define UVFS_ERRNO_MAP(X)                                                          \
+    X(ECORRUPT, UVFS_ERRNO_BASE + 1, "filesystem structure is corrupt")           \
+    X(EUNKNOWNFS, UVFS_ERRNO_BASE + 2, "no known filesystem found")               \
+    X(ENODRIVER, UVFS_ERRNO_BASE + 3, "filesystem type recognised but not supported") \
+    X(ENOPART, UVFS_ERRNO_BASE + 4, "no such partition")                          \
+    X(EBADPART, UVFS_ERRNO_BASE + 5, "partition table is invalid")                \
+    X(ERECOVERY, UVFS_ERRNO_BASE + 6, "filesystem journal needs recovery")        \
+    X(EFEATURE, UVFS_ERRNO_BASE + 7, "filesystem uses an unsupported feature")    \
+    X(EPARTTABLE, UVFS_ERRNO_BASE + 8, "image is partitioned: choose a partition") \
+    X(EBADIMAGE, UVFS_ERRNO_BASE + 9, "not a disk image")
+
+enum {
+#define UVFS_ERR_ENUM(name, val, msg) UVFS_##name = (val),
+    UVFS_ERRNO_MAP(UVFS_ERR_ENUM)
+#undef UVFS_ERR_ENUM
+};
+
+/* Explain an error code (negative or positive). Never NULL; static storage. */
+UVFS_API const char *uvfs_strerror(int err);
+/* The symbolic name of an error code ("ENOENT", "UVFS_ECORRUPT"). */
+UVFS_API const char *uvfs_err_name(int err);
+/* Detail of the calling thread's last failing call, or "" (thread-local). */
+UVFS_API const char *uvfs_errdetail(void);
+
+/* ---- context ------------------------------------------------------------ */
+
+struct uvfs;
+
+/* Create a context with an empty namespace (a memfs at "/"). The environment
+ * variable UVFS_TRACE=stderr|FILE switches the trace shim on for every mount.
+ * Returns 0 and *out, or a negative error. Free with uvfs_free(). */
+UVFS_API int uvfs_new(struct uvfs **out);
+/* Unmount everything (flushing each filesystem) and free the context. Returns
+ * the first flush error, or 0. The context is gone either way. */
+UVFS_API int uvfs_free(struct uvfs *ctx);
+
+/* Process-wide log sink for warnings ("GPT primary header damaged; using the
+ * backup"). Default: "uvfs: warning: ..." on stderr. fn NULL restores it. */
+typedef void (*uvfs_log_fn)(void *arg, int level, const char *msg);
+#define UVFS_LOG_ERROR 0
+#define UVFS_LOG_WARN 1
+#define UVFS_LOG_INFO 2
+UVFS_API void uvfs_set_logger(uvfs_log_fn fn, void *arg);
+
+/* ---- mounting ------------------------------------------------------------ */
+
+#define UVFS_MOUNT_RDONLY 0x1u /* mount read-only; the image is opened O_RDONLY */
+
+/*
+ * Mount a filesystem at TARGET, an existing directory of the namespace.
+ *   source  image file or block device ("disk.img"), with an optional
+ *           partition suffix "@N" (1-based number) or "@NAME" (GPT partition
+ *           name or filesystem label); a host directory for fstype "hostfs";
+ *           ignored for "memfs".
+ *   fstype  "ext2", "ext3", "ext4", "vfat", "memfs", "hostfs", or NULL to probe.
+ *   options comma-separated, may be NULL: "part=N|NAME" (same as the suffix),
+ *           "trace" or "trace=FILE", "ro", "fault=OPS:NTH:ERRNO[:persist]",
+ *           "nocache". Unknown options are an error (-EINVAL).
+ * Returns 0 or a negative error.
+ */
+UVFS_API int uvfs_mount(struct uvfs *ctx, const char *source, const char *target,
+                        const char *fstype, unsigned flags, const char *options);
+#define UVFS_UMOUNT_FORCE 0x1u /* detach even if files are open (they fail EIO) */
+/* Flush and detach the filesystem mounted at TARGET. -EBUSY while it has open
+ * files, directories or mounts below it; -EINVAL if TARGET is no mount point. */
+UVFS_API int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags);
+
+struct uvfs_mountinfo {
+    char *target;  /* mount point in the namespace */
+    char *source;  /* as given to uvfs_mount */
+    char *fstype;  /* driver name */
+    char *options; /* effective options, e.g. "ro,trace" */
+    unsigned flags;
+};
+/* List the mount table in mount order (the root memfs first). *out is a new
+ * array the caller frees with uvfs_mounts_free(). */
+UVFS_API int uvfs_mounts(struct uvfs *ctx, struct uvfs_mountinfo **out, size_t *count);
+UVFS_API void uvfs_mounts_free(struct uvfs_mountinfo *list, size_t count);
+
+/* Per-mount operation counters (the counter shim is always on). */
+#define UVFS_OPS_MAP(X)                                                         \
+    X(LOOKUP, lookup) X(GETATTR, getattr) X(SETATTR, setattr) X(READDIR, readdir) \
+    X(MKNOD, mknod) X(MKDIR, mkdir) X(SYMLINK, symlink) X(LINK, link)           \
+    X(UNLINK, unlink) X(RMDIR, rmdir) X(RENAME, rename) X(READLINK, readlink)   \
+    X(OPEN, open) X(RELEASE, release) X(READ, read) X(WRITE, write)             \
+    X(FSYNC, fsync) X(GETXATTR, getxattr) X(SETXATTR, setxattr)                 \
+    X(LISTXATTR, listxattr) X(REMOVEXATTR, removexattr) X(STATFS, statfs)       \
+    X(SYNC, sync)
+enum uvfs_op {
+#define UVFS_OP_ENUM(U, l) UVFS_OP_##U,
+    UVFS_OPS_MAP(UVFS_OP_ENUM)
+#undef UVFS_OP_ENUM
+    UVFS_OP_COUNT
+};
+/* Name of an operation ("lookup"), or NULL. */
+UVFS_API const char *uvfs_op_name(enum uvfs_op op);
+/* Parse an operation name; -EINVAL if unknown. */
+UVFS_API int uvfs_op_parse(const char *name);
+
+struct uvfs_counters {
+    uint64_t calls[UVFS_OP_COUNT];  /* driver calls made */
+    uint64_t errors[UVFS_OP_COUNT]; /* of which failed */
+    uint64_t nsec[UVFS_OP_COUNT];   /* total time in the driver */
+    uint64_t bytes_read, bytes_written;
+};
+/* Counters of the filesystem mounted at TARGET. */
+UVFS_API int uvfs_counters(struct uvfs *ctx, const char *target, struct uvfs_counters *out);
+
+/* Shims on a mounted filesystem (see also the mount options). */
+/* Trace every driver call to FILE (NULL or "stderr" for stderr); "" turns off. */
+UVFS_API int uvfs_trace(struct uvfs *ctx, const char *target, const char *file);
+/* Fail the NTH (1-based, counted from now) call of the operations in OPMASK
+ * (bit 1<<UVFS_OP_x) with -ERR; if PERSIST, every later call too. NTH 0 clears. */
+UVFS_API int uvfs_fault(struct uvfs *ctx, const char *target, uint64_t opmask,
+                        uint64_t nth, int err, int persist);
+/* Make a mounted filesystem read-only (irreversible for this mount). */
+UVFS_API int uvfs_set_readonly(struct uvfs *ctx, const char *target);
+
+/* ---- files ---------------------------------------------------------------- */
+
+struct uvfs_stat {
+    uint64_t dev;  /* mount id within the context */
+    uint64_t ino;
+    uint32_t mode; /* S_IFMT type and permission bits */
+    uint32_t nlink;
+    uint32_t uid, gid;
+    uint64_t rdev;
+    uint64_t size;
+    uint64_t blocks; /* 512-byte units allocated */
+    uint32_t blksize;
+    struct timespec atime, mtime, ctime, btime; /* btime 0 if unknown */
+};
+
+struct uvfs_statvfs {
+    uint64_t bsize, frsize;
+    uint64_t blocks, bfree, bavail;
+    uint64_t files, ffree, favail;
+    uint64_t fsid;
+    uint64_t namemax;
+    uint64_t flags; /* ST_RDONLY */
+};
+
+/* Open PATH; FLAGS are O_RDONLY/O_WRONLY/O_RDWR | O_CREAT, O_EXCL, O_TRUNC,
+ * O_APPEND, O_DIRECTORY, O_NOFOLLOW. Returns a descriptor >= 0. */
+UVFS_API int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode);
+UVFS_API int uvfs_close(struct uvfs *ctx, int fd);
+UVFS_API ssize_t uvfs_read(struct uvfs *ctx, int fd, void *buf, size_t n);
+UVFS_API ssize_t uvfs_write(struct uvfs *ctx, int fd, const void *buf, size_t n);
+UVFS_API ssize_t uvfs_pread(struct uvfs *ctx, int fd, void *buf, size_t n, int64_t off);
+UVFS_API ssize_t uvfs_pwrite(struct uvfs *ctx, int fd, const void *buf, size_t n, int64_t off);
+/* whence: SEEK_SET, SEEK_CUR, SEEK_END. Returns the new offset. */
+UVFS_API int64_t uvfs_lseek(struct uvfs *ctx, int fd, int64_t off, int whence);
+UVFS_API int uvfs_fstat(struct uvfs *ctx, int fd, struct uvfs_stat *st);
+UVFS_API int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size);
+UVFS_API int uvfs_fsync(struct uvfs *ctx, int fd);
+
+UVFS_API int uvfs_stat(struct uvfs *ctx, const char *path, struct uvfs_stat *st);
+UVFS_API int uvfs_lstat(struct uvfs *ctx, const char *path, struct uvfs_stat *st);
+UVFS_API int uvfs_mkdir(struct uvfs *ctx, const char *path, unsigned mode);
+/* mode carries the type: S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK. */
+UVFS_API int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint64_t dev);
+UVFS_API int uvfs_rmdir(struct uvfs *ctx, const char *path);
+UVFS_API int uvfs_unlink(struct uvfs *ctx, const char *path);
+UVFS_API int uvfs_rename(struct uvfs *ctx, const char *from, const char *to);
+/* flags: 0 or RENAME_NOREPLACE. */
+UVFS_API int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned flags);
+UVFS_API int uvfs_link(struct uvfs *ctx, const char *existing, const char *newpath);
+UVFS_API int uvfs_symlink(struct uvfs *ctx, const char *target, const char *linkpath);
+/* Copies at most SIZE bytes of the target (NUL-terminated when room is left);
+ * returns the target's length. */
+UVFS_API ssize_t uvfs_readlink(struct uvfs *ctx, const char *path, char *buf, size_t size);
+UVFS_API int uvfs_truncate(struct uvfs *ctx, const char *path, int64_t size);
+UVFS_API int uvfs_chmod(struct uvfs *ctx, const char *path, unsigned mode);
+/* uid / gid (uint32_t)-1 leave that id unchanged. flags: 0 or AT_SYMLINK_NOFOLLOW. */
+UVFS_API int uvfs_chown(struct uvfs *ctx, const char *path, uint32_t uid, uint32_t gid, int flags);
+/* ts[0] atime, ts[1] mtime; tv_nsec may be UTIME_NOW or UTIME_OMIT; ts NULL
+ * sets both to now. flags: 0 or AT_SYMLINK_NOFOLLOW. */
+UVFS_API int uvfs_utimens(struct uvfs *ctx, const char *path, const struct timespec ts[2], int flags);
+UVFS_API int uvfs_statvfs(struct uvfs *ctx, const char *path, struct uvfs_statvfs *st);
+/* Flush every mounted filesystem to its image. */
+UVFS_API int uvfs_sync(struct uvfs *ctx);
+
+/* Extended attributes (path-based, following symlinks unless flags has
+ * AT_SYMLINK_NOFOLLOW). get/list with size 0 return the size needed. */
+UVFS_API ssize_t uvfs_getxattr(struct uvfs *ctx, const char *path, const char *name,
+                               void *buf, size_t size, int flags);
+UVFS_API int uvfs_setxattr(struct uvfs *ctx, const char *path, const char *name,
+                           const void *value, size_t size, int xflags, int flags);
+/* NUL-separated names. */
+UVFS_API ssize_t uvfs_listxattr(struct uvfs *ctx, const char *path, char *buf, size_t size, int flags);
+UVFS_API int uvfs_removexattr(struct uvfs *ctx, const char *path, const char *name, int flags);
+
+/* ---- directories ------------------------------------------------------- */
+
+struct uvfs_dir;
+struct uvfs_dirent {
+    uint64_t ino;
+    unsigned char type; /* DT_REG, DT_DIR, DT_LNK, ... or DT_UNKNOWN */
+    char name[256];
+};
+/* "." and ".." come first; the order of the rest is the driver's. */
+UVFS_API int uvfs_opendir(struct uvfs *ctx, const char *path, struct uvfs_dir **out);
+/* Returns 1 and fills *ent, 0 at the end, or a negative error. */
+UVFS_API int uvfs_readdir(struct uvfs_dir *dir, struct uvfs_dirent *ent);
+UVFS_API int uvfs_closedir(struct uvfs_dir *dir);
+
+/* ---- images: partitions and probing ------------------------------------ */
+
+struct uvfs_fsinfo {
+    char type[16];   /* "ext4", "vfat", "ntfs", "swap", "luks", ... or "" */
+    char version[16]; /* "FAT32", "LUKS2", ... or "" */
+    char label[128];
+    char uuid[64];
+    int has_driver;  /* uvfs can mount it */
+};
+
+struct uvfs_partinfo {
+    int number;        /* 1-based, as in /dev/sdaN; logical partitions from 5 */
+    uint64_t start;    /* bytes from the start of the image */
+    uint64_t size;     /* bytes */
+    char type[40];     /* MBR: "0x83"; GPT: type GUID, upper case */
+    char type_name[40]; /* "Linux filesystem", "EFI System", ... or "" */
+    char name[144];    /* GPT partition name (UTF-8) or "" */
+    char uuid[40];     /* GPT partition GUID or "" */
+    int bootable;      /* MBR active flag */
+    int extended;      /* MBR extended container */
+    struct uvfs_fsinfo fs;
+};
+
+struct uvfs_imageinfo {
+    uint64_t size;        /* bytes */
+    char table[8];        /* "gpt", "dos" or "" (no table) */
+    char disk_id[40];     /* GPT disk GUID or MBR "0x1234abcd" */
+    struct uvfs_fsinfo fs; /* the whole image's filesystem when no table */
+    size_t nparts;
+    struct uvfs_partinfo *parts;
+    size_t nwarnings;
+    char **warnings;      /* e.g. GPT backup header used */
+};
+/* Describe an image file or block device without writing to it. *out is a new
+ * object freed with uvfs_imageinfo_free(). */
+UVFS_API int uvfs_image_info(const char *path, struct uvfs_imageinfo **out);
+UVFS_API void uvfs_imageinfo_free(struct uvfs_imageinfo *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVFS_H */

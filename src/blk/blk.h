@@ -1,0 +1,115 @@
+/*
+ * blk.h — the block layer: block-device objects with an ops table, the backends
+ * (host file / block device, view = window onto another device), partition
+ * tables (MBR with extended/logical, GPT) and filesystem probing.
+ *
+ * Everything a driver reads or writes goes through struct blk_dev, so every
+ * backend serves every driver. Devices are reference counted (blk_get/blk_put);
+ * a view holds a reference on the device below it.
+ *
+ * Threading: blk_read/blk_write/blk_flush may be called from several threads
+ * at once on one device (the file backend uses pread/pwrite).
+ */
+#ifndef UVFS_BLK_H
+#define UVFS_BLK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uvfs.h"
+
+struct blk_dev;
+
+struct blk_ops {
+    /* Read/write exactly LEN bytes at OFF (OFF+LEN within the device, checked
+     * by the caller blk_read/blk_write). 0 or a negative errno. */
+    int (*read)(struct blk_dev *dev, void *buf, size_t len, uint64_t off);
+    int (*write)(struct blk_dev *dev, const void *buf, size_t len, uint64_t off);
+    int (*flush)(struct blk_dev *dev);
+    /* Optional (NULL: -EOPNOTSUPP). */
+    int (*discard)(struct blk_dev *dev, uint64_t off, uint64_t len);
+    /* Free the backend's state (the struct itself included). */
+    void (*close)(struct blk_dev *dev);
+};
+
+#define BLK_RDONLY 0x1u
+
+struct blk_dev {
+    const struct blk_ops *ops;
+    uint64_t size;        /* bytes */
+    uint32_t sector_size; /* logical sector size, 512 unless known otherwise */
+    unsigned flags;       /* BLK_RDONLY */
+    int refcount;         /* atomic */
+    char *name;           /* for messages: "disk.img", "disk.img@2" */
+};
+
+/* Flags for blk_open_file. */
+#define BLK_OPEN_RDWR 0x1u /* open read-write (default read-only) */
+#define BLK_OPEN_EXCL 0x2u /* take an exclusive flock (shared lock otherwise) */
+
+/* Open a host file or block device. Read-only unless BLK_OPEN_RDWR. Errors:
+ * -ENOENT, -EACCES, -EISDIR (a directory), -UVFS_EBADIMAGE (not a regular
+ * file or block device), ... *out holds one reference. */
+int blk_open_file(const char *path, unsigned flags, struct blk_dev **out);
+
+/* A window [off, off+len) onto PARENT (takes a reference on PARENT). A window
+ * reaching past the parent's end is -UVFS_EBADPART. NAME is copied. */
+int blk_view_new(struct blk_dev *parent, uint64_t off, uint64_t len, const char *name,
+                 struct blk_dev **out);
+
+/* Bounds-checked I/O: past the end is -EIO with a detail naming the offset;
+ * writing to a BLK_RDONLY device is -EROFS and never reaches the backend. */
+int blk_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off);
+int blk_write(struct blk_dev *dev, const void *buf, size_t len, uint64_t off);
+int blk_flush(struct blk_dev *dev);
+int blk_discard(struct blk_dev *dev, uint64_t off, uint64_t len);
+void blk_get(struct blk_dev *dev);
+void blk_put(struct blk_dev *dev);
+
+/* ---- partition tables ---------------------------------------------------- */
+
+struct blk_part {
+    int number;       /* 1-based; MBR logical partitions from 5 */
+    uint64_t start;   /* bytes */
+    uint64_t size;    /* bytes */
+    uint8_t mbr_type; /* MBR type byte, 0 for GPT */
+    uint8_t type_guid[16]; /* GPT, on-disk (mixed-endian) byte order */
+    uint8_t uuid[16];      /* GPT partition GUID, on-disk order */
+    char name[144];   /* GPT name as UTF-8 */
+    int bootable;
+    int extended;     /* MBR extended container (not a filesystem) */
+};
+
+struct blk_table {
+    char type[8];        /* "dos", "gpt" or "" */
+    char disk_id[40];
+    size_t nparts;
+    struct blk_part *parts;
+    size_t nwarnings;
+    char **warnings;
+};
+
+/* Read the partition table of DEV. A disk with no table gives type "" and no
+ * partitions (not an error). A protective MBR leads to GPT. A GPT whose primary
+ * header or array is damaged is read from the backup, with a warning (also
+ * sent to the logger). Both damaged: -UVFS_EBADPART. */
+int blk_table_read(struct blk_dev *dev, struct blk_table **out);
+void blk_table_free(struct blk_table *t);
+
+/* Select a partition by "N" (number) or NAME (GPT name, else filesystem label)
+ * and return a view onto it. -UVFS_ENOPART if none matches. */
+int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out);
+
+/* ---- probing ---------------------------------------------------------------- */
+
+/* Identify the filesystem (or swap / LUKS / ...) on DEV by magic numbers,
+ * cheapest first. Returns 0 and fills *out (type "" when nothing is known). */
+int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out);
+
+/* Format a 16-byte GUID in on-disk (mixed-endian) order as upper-case text. */
+void blk_guid_str(const uint8_t g[16], char out[37]);
+
+/* CRC32 (IEEE 802.3, as used by GPT). */
+uint32_t blk_crc32(uint32_t crc, const void *buf, size_t len);
+
+#endif /* UVFS_BLK_H */
