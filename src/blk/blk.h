@@ -100,6 +100,11 @@ void blk_table_free(struct blk_table *t);
  * and return a view onto it. -UVFS_ENOPART if none matches. */
 int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out);
 
+/* The human-readable type of partition P of table T as sfdisk names it
+ * ("Linux filesystem", "EFI System", "Linux"), or "" when unknown. Static
+ * storage. */
+const char *blk_part_type_name(const struct blk_table *t, const struct blk_part *p);
+
 /* ---- probing ---------------------------------------------------------------- */
 
 /* Identify the filesystem (or swap / LUKS / ...) on DEV by magic numbers,

@@ -1,0 +1,469 @@
+/*
+ * probe.c — what is on a device: filesystems, swap and LUKS found by their
+ * magic numbers, cheapest and most certain first (magic at offset 0, then the
+ * ext superblock at 1 KiB, btrfs at 64 KiB, ISO 9660 at 32 KiB, swap at the
+ * end of the first page, and last the weak FAT/NTFS/exFAT boot sectors).
+ * Each prober reads only the bytes it needs and checks every on-disk size or
+ * offset before using it. Labels and UUIDs are formatted as blkid prints them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "blk_int.h"
+#include "vfs.h"
+
+/* Read LEN bytes at OFF; 1 if read, 0 if the device is too small or the read
+ * failed (a prober then simply does not match). */
+static int probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
+{
+    if (off > dev->size || len > dev->size - off) return 0;
+    return blk_read(dev, buf, len, off) == 0;
+}
+
+/* Copy an on-disk string of at most N bytes, stopping at NUL, trimming
+ * trailing spaces (and NULs). */
+static void probe_str(char *out, size_t outlen, const uint8_t *s, size_t n)
+{
+    size_t len = 0;
+    while (len < n && s[len]) len++;
+    while (len > 0 && s[len - 1] == ' ') len--;
+    if (len >= outlen) len = outlen - 1;
+    memcpy(out, s, len);
+    out[len] = 0;
+}
+
+/* Standard UUID text, lower case, bytes in stored order. */
+static void probe_uuid(char *out, size_t outlen, const uint8_t *u)
+{
+    snprintf(out, outlen,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+}
+
+static int probe_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+static void probe_set(struct uvfs_fsinfo *fi, const char *type, const char *version)
+{
+    snprintf(fi->type, sizeof fi->type, "%s", type);
+    snprintf(fi->version, sizeof fi->version, "%s", version ? version : "");
+}
+
+/* UTF-16LE to UTF-8, N code units at most (BMP only; others as '?'). */
+static void probe_utf16(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = blk_le16(in + 2 * i);
+        if (c == 0) break;
+        if (c >= 0xD800 && c <= 0xDFFF) c = '?';
+        char b[3];
+        size_t k;
+        if (c < 0x80) {
+            b[0] = (char)c;
+            k = 1;
+        } else if (c < 0x800) {
+            b[0] = (char)(0xC0 | c >> 6);
+            b[1] = (char)(0x80 | (c & 0x3F));
+            k = 2;
+        } else {
+            b[0] = (char)(0xE0 | c >> 12);
+            b[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+            b[2] = (char)(0x80 | (c & 0x3F));
+            k = 3;
+        }
+        if (o + k >= outlen) break;
+        memcpy(out + o, b, k);
+        o += k;
+    }
+    out[o] = 0;
+}
+
+/* ---- magic at offset 0 --------------------------------------------------- */
+
+static int probe_luks(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t h[208];
+    if (!probe_read(dev, h, sizeof h, 0) || memcmp(h, "LUKS\xba\xbe", 6) != 0) return 0;
+    unsigned ver = blk_be16(h + 6);
+    if (ver != 1 && ver != 2) return 0;
+    probe_set(fi, "luks", ver == 1 ? "LUKS1" : "LUKS2");
+    probe_str(fi->uuid, sizeof fi->uuid, h + 168, 40);
+    if (ver == 2) probe_str(fi->label, sizeof fi->label, h + 24, 48);
+    return 1;
+}
+
+static int probe_xfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t sb[120];
+    if (!probe_read(dev, sb, sizeof sb, 0) || memcmp(sb, "XFSB", 4) != 0) return 0;
+    uint32_t bsize = blk_be32(sb + 4);
+    if (bsize < 512 || bsize > 65536 || (bsize & (bsize - 1))) return 0;
+    probe_set(fi, "xfs", "");
+    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 32);
+    probe_str(fi->label, sizeof fi->label, sb + 108, 12);
+    return 1;
+}
+
+static int probe_squashfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t sb[32];
+    if (!probe_read(dev, sb, sizeof sb, 0)) return 0;
+    char v[16];
+    if (memcmp(sb, "hsqs", 4) == 0) {
+        snprintf(v, sizeof v, "%u.%u", blk_le16(sb + 28), blk_le16(sb + 30));
+        probe_set(fi, "squashfs", v);
+        return 1;
+    }
+    if (memcmp(sb, "sqsh", 4) == 0) {
+        snprintf(v, sizeof v, "%u.%u", blk_be16(sb + 28), blk_be16(sb + 30));
+        probe_set(fi, "squashfs", v);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- ext2/3/4 ------------------------------------------------------------- */
+
+#define EXT_COMPAT_HAS_JOURNAL 0x4u
+#define EXT_INCOMPAT_JOURNAL_DEV 0x8u
+#define EXT2_RO_SUPP 0x7u       /* sparse_super, large_file, btree_dir */
+#define EXT2_INCOMPAT_SUPP 0x12u /* filetype, meta_bg */
+#define EXT3_INCOMPAT_SUPP 0x16u /* + recover */
+
+static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t sb[256];
+    if (!probe_read(dev, sb, sizeof sb, 1024) || blk_le16(sb + 56) != 0xEF53) return 0;
+    if (blk_le32(sb + 24) > 6) return 0; /* s_log_block_size: 1 KiB..64 KiB */
+    uint32_t compat = blk_le32(sb + 92), incompat = blk_le32(sb + 96), ro = blk_le32(sb + 100);
+    const char *type;
+    if (incompat & EXT_INCOMPAT_JOURNAL_DEV)
+        type = "jbd";
+    else if (!(compat & EXT_COMPAT_HAS_JOURNAL) && !(ro & ~EXT2_RO_SUPP) &&
+             !(incompat & ~EXT2_INCOMPAT_SUPP))
+        type = "ext2";
+    else if ((compat & EXT_COMPAT_HAS_JOURNAL) && !(ro & ~EXT2_RO_SUPP) &&
+             !(incompat & ~EXT3_INCOMPAT_SUPP))
+        type = "ext3";
+    else
+        type = "ext4";
+    char v[16];
+    snprintf(v, sizeof v, "%u.%u", blk_le32(sb + 76), blk_le16(sb + 62));
+    probe_set(fi, type, v);
+    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 104);
+    probe_str(fi->label, sizeof fi->label, sb + 120, 16);
+    return 1;
+}
+
+/* ---- btrfs, ISO 9660, swap --------------------------------------------------- */
+
+static int probe_btrfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t sb[0x12b + 256];
+    if (!probe_read(dev, sb, sizeof sb, 0x10000) || memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
+        return 0;
+    probe_set(fi, "btrfs", "");
+    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 0x20);
+    probe_str(fi->label, sizeof fi->label, sb + 0x12b, 256);
+    return 1;
+}
+
+/* An ISO 9660 date "YYYYMMDDHHMMSSCC" + zone: usable as a UUID when it is all
+ * digits and not all zero (as blkid does). */
+static int probe_iso_date(const uint8_t *d, char *out, size_t outlen)
+{
+    int nonzero = 0;
+    for (int i = 0; i < 16; i++) {
+        if (d[i] < '0' || d[i] > '9') return 0;
+        if (d[i] != '0') nonzero = 1;
+    }
+    if (!nonzero) return 0;
+    snprintf(out, outlen, "%.4s-%.2s-%.2s-%.2s-%.2s-%.2s-%.2s", (const char *)d,
+             (const char *)d + 4, (const char *)d + 6, (const char *)d + 8, (const char *)d + 10,
+             (const char *)d + 12, (const char *)d + 14);
+    return 1;
+}
+
+static int probe_iso9660(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t pvd[848];
+    if (!probe_read(dev, pvd, sizeof pvd, 32768)) return 0;
+    if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0) return 0;
+    probe_set(fi, "iso9660", "");
+    probe_str(fi->label, sizeof fi->label, pvd + 40, 32);
+    if (!probe_iso_date(pvd + 830, fi->uuid, sizeof fi->uuid))
+        probe_iso_date(pvd + 813, fi->uuid, sizeof fi->uuid);
+    return 1;
+}
+
+static int probe_swap(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    static const uint32_t pages[] = {4096, 8192, 16384, 32768, 65536};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        uint8_t sig[10];
+        if (!probe_read(dev, sig, sizeof sig, pages[i] - 10)) return 0;
+        if (memcmp(sig, "SWAP-SPACE", 10) == 0) {
+            probe_set(fi, "swap", "0");
+            return 1;
+        }
+        if (memcmp(sig, "SWAPSPACE2", 10) == 0) {
+            uint8_t h[44];
+            if (!probe_read(dev, h, sizeof h, 1024)) return 0;
+            uint32_t ver = blk_le32(h);
+            if (ver != 1 && ver != 0x01000000u) return 0;
+            probe_set(fi, "swap", "1");
+            if (!probe_zero(h + 12, 16)) probe_uuid(fi->uuid, sizeof fi->uuid, h + 12);
+            probe_str(fi->label, sizeof fi->label, h + 28, 16);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- boot-sector filesystems: NTFS, exFAT, FAT ------------------------------ */
+
+static int probe_pow2(uint32_t v) { return v && !(v & (v - 1)); }
+
+static void probe_serial32(char *out, size_t len, uint32_t id)
+{
+    snprintf(out, len, "%04X-%04X", (unsigned)(id >> 16), (unsigned)(id & 0xffff));
+}
+
+/* NTFS: the label is the $VOLUME_NAME attribute of MFT record 3 ($Volume). */
+static void probe_ntfs_label(struct blk_dev *dev, const uint8_t *bs, uint32_t bps,
+                             uint64_t csize, struct uvfs_fsinfo *fi)
+{
+    int8_t cpr = (int8_t)bs[0x40];
+    uint64_t recsize;
+    if (cpr < 0) {
+        if (cpr < -31) return;
+        recsize = (uint64_t)1 << -cpr;
+    } else {
+        recsize = (uint64_t)(uint8_t)cpr * csize;
+    }
+    if (recsize < 256 || recsize > 65536) return;
+    uint64_t lcn = blk_le64(bs + 0x30);
+    if (lcn > dev->size / csize) return;
+    uint64_t off = lcn * csize;
+    if (off > UINT64_MAX - 3 * recsize) return;
+    off += 3 * recsize;
+    uint8_t *rec = malloc(recsize);
+    if (!rec) return;
+    if (!probe_read(dev, rec, recsize, off) || memcmp(rec, "FILE", 4) != 0) goto out;
+    /* Undo the update sequence: the last two bytes of every 512-byte stride
+     * were replaced by the sequence number. */
+    uint32_t usa_ofs = blk_le16(rec + 4), usa_cnt = blk_le16(rec + 6);
+    if ((uint64_t)usa_ofs + 2u * usa_cnt > recsize || usa_cnt == 0) goto out;
+    for (uint32_t i = 1; i < usa_cnt; i++) {
+        uint64_t pos = (uint64_t)i * 512 - 2;
+        if (pos + 2 > recsize) break;
+        memcpy(rec + pos, rec + usa_ofs + 2 * i, 2);
+    }
+    uint32_t a = blk_le16(rec + 0x14);
+    for (int n = 0; n < 64 && a + 24 <= recsize; n++) {
+        uint32_t type = blk_le32(rec + a), len = blk_le32(rec + a + 4);
+        if (type == 0xFFFFFFFFu || len < 24 || len > recsize - a) break;
+        if (type == 0x60 && rec[a + 8] == 0) {
+            uint32_t vlen = blk_le32(rec + a + 0x10), voff = blk_le16(rec + a + 0x14);
+            if (voff <= len && vlen <= len - voff)
+                probe_utf16(fi->label, sizeof fi->label, rec + a + voff, vlen / 2);
+            break;
+        }
+        a += len;
+    }
+out:
+    free(rec);
+    (void)bps;
+}
+
+static int probe_ntfs(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo *fi)
+{
+    if (memcmp(bs + 3, "NTFS    ", 8) != 0) return 0;
+    uint32_t bps = blk_le16(bs + 11), spc = bs[13];
+    if (bps < 256 || bps > 4096 || !probe_pow2(bps)) return 0;
+    uint64_t csize;
+    if (spc <= 0x80) {
+        if (!probe_pow2(spc)) return 0;
+        csize = (uint64_t)spc * bps;
+    } else {
+        if (256 - spc > 20) return 0;
+        csize = (uint64_t)bps << (256 - spc);
+    }
+    probe_set(fi, "ntfs", "");
+    snprintf(fi->uuid, sizeof fi->uuid, "%016" PRIX64, blk_le64(bs + 0x48));
+    probe_ntfs_label(dev, bs, bps, csize, fi);
+    return 1;
+}
+
+static int probe_exfat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo *fi)
+{
+    if (memcmp(bs + 3, "EXFAT   ", 8) != 0) return 0;
+    unsigned bshift = bs[108], cshift = bs[109];
+    if (bshift < 9 || bshift > 12 || cshift > 25 - bshift) return 0;
+    char v[16];
+    snprintf(v, sizeof v, "%u.%u", bs[105], bs[104]);
+    probe_set(fi, "exfat", v);
+    probe_serial32(fi->uuid, sizeof fi->uuid, blk_le32(bs + 100));
+    /* The label is an entry (type 0x83) of the root directory; look in its
+     * first cluster (at most 64 KiB of it). */
+    uint64_t heap = (uint64_t)blk_le32(bs + 88) << bshift;
+    uint32_t root = blk_le32(bs + 96);
+    uint64_t csize = (uint64_t)1 << (bshift + cshift);
+    if (root < 2) return 1;
+    uint64_t off = heap + (uint64_t)(root - 2) * csize;
+    size_t len = csize < 65536 ? (size_t)csize : 65536;
+    uint8_t *dir = malloc(len);
+    if (!dir) return 1;
+    if (probe_read(dev, dir, len, off)) {
+        for (size_t i = 0; i + 32 <= len; i += 32) {
+            uint8_t t = dir[i];
+            if (t == 0) break;
+            if (t == 0x83) {
+                unsigned n = dir[i + 1] > 11 ? 11 : dir[i + 1];
+                probe_utf16(fi->label, sizeof fi->label, dir + i + 2, n);
+                break;
+            }
+        }
+    }
+    free(dir);
+    return 1;
+}
+
+struct probe_fat {
+    uint32_t bps, spc, rsvd, nfats, root_ent, fatsz;
+    uint64_t totsec, clusters, first_data; /* first_data in sectors */
+    int bits;                              /* 12, 16 or 32 */
+};
+
+/* Check a FAT BPB and work out the FAT type from the cluster count, as the
+ * Microsoft specification says. 1 if valid. */
+static int probe_fat_geo(const uint8_t *bs, struct probe_fat *g)
+{
+    g->bps = blk_le16(bs + 11);
+    g->spc = bs[13];
+    g->rsvd = blk_le16(bs + 14);
+    g->nfats = bs[16];
+    g->root_ent = blk_le16(bs + 17);
+    g->totsec = blk_le16(bs + 19) ? blk_le16(bs + 19) : blk_le32(bs + 32);
+    g->fatsz = blk_le16(bs + 22) ? blk_le16(bs + 22) : blk_le32(bs + 36);
+    uint8_t media = bs[21];
+    if (g->bps < 512 || g->bps > 4096 || !probe_pow2(g->bps)) return 0;
+    if (!probe_pow2(g->spc) || g->spc > 128) return 0;
+    if (g->rsvd == 0 || g->nfats == 0 || g->nfats > 4) return 0;
+    if (media != 0xF0 && media < 0xF8) return 0;
+    if (g->totsec == 0 || g->fatsz == 0) return 0;
+    uint64_t rootsec = ((uint64_t)g->root_ent * 32 + g->bps - 1) / g->bps;
+    uint64_t meta = g->rsvd + (uint64_t)g->nfats * g->fatsz + rootsec;
+    if (meta >= g->totsec) return 0;
+    g->first_data = meta;
+    g->clusters = (g->totsec - meta) / g->spc;
+    g->bits = g->clusters < 4085 ? 12 : g->clusters < 65525 ? 16 : 32;
+    if (g->bits == 32 && (g->root_ent != 0 || blk_le16(bs + 22) != 0)) return 0;
+    return 1;
+}
+
+int blk_probe_is_vbr(const uint8_t bs[512])
+{
+    if (memcmp(bs + 3, "NTFS    ", 8) == 0 || memcmp(bs + 3, "EXFAT   ", 8) == 0) return 1;
+    struct probe_fat g;
+    if (!probe_fat_geo(bs, &g)) return 0;
+    return bs[0] == 0xEB || bs[0] == 0xE9 || memcmp(bs + 54, "FAT", 3) == 0 ||
+           memcmp(bs + 82, "FAT32", 5) == 0;
+}
+
+/* The volume-label entry of a 32-byte directory entry array, if any.
+ * Returns 1 found, 0 keep looking, -1 end of directory. */
+static int probe_fat_dirlabel(const uint8_t *d, size_t len, char *out, size_t outlen)
+{
+    for (size_t i = 0; i + 32 <= len; i += 32) {
+        const uint8_t *e = d + i;
+        if (e[0] == 0) return -1;
+        if (e[0] == 0xE5) continue;
+        uint8_t attr = e[11];
+        if ((attr & 0x3F) == 0x0F) continue; /* long-name entry */
+        if ((attr & 0x08) && !(attr & 0x10)) {
+            probe_str(out, outlen, e, 11);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const struct probe_fat *g,
+                                char *out, size_t outlen)
+{
+    uint8_t *buf = malloc(g->bps);
+    if (!buf) return;
+    if (g->bits != 32) {
+        uint64_t start = (uint64_t)(g->rsvd + (uint64_t)g->nfats * g->fatsz) * g->bps;
+        uint64_t len = (uint64_t)g->root_ent * 32;
+        for (uint64_t o = 0; o < len; o += g->bps) {
+            size_t n = len - o < g->bps ? (size_t)(len - o) : g->bps;
+            if (!probe_read(dev, buf, n, start + o)) break;
+            if (probe_fat_dirlabel(buf, n, out, outlen) != 0) break;
+        }
+    } else {
+        uint32_t c = blk_le32(bs + 44) & 0x0FFFFFFF;
+        uint64_t csize = (uint64_t)g->spc * g->bps;
+        for (int hops = 0; hops < 4096; hops++) {
+            if (c < 2 || c - 2 >= g->clusters) break;
+            uint64_t base = (g->first_data + (uint64_t)(c - 2) * g->spc) * g->bps;
+            int r = 0;
+            for (uint64_t o = 0; o < csize && r == 0; o += g->bps) {
+                if (!probe_read(dev, buf, g->bps, base + o)) r = -1;
+                else r = probe_fat_dirlabel(buf, g->bps, out, outlen);
+            }
+            if (r != 0) break;
+            uint8_t ent[4];
+            if (!probe_read(dev, ent, 4, (uint64_t)g->rsvd * g->bps + (uint64_t)c * 4)) break;
+            c = blk_le32(ent) & 0x0FFFFFFF;
+        }
+    }
+    free(buf);
+}
+
+static int probe_fat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo *fi)
+{
+    struct probe_fat g;
+    if (!blk_probe_is_vbr(bs) || !probe_fat_geo(bs, &g)) return 0;
+    char v[8];
+    snprintf(v, sizeof v, "FAT%d", g.bits);
+    probe_set(fi, "vfat", v);
+    const uint8_t *ext = bs + (g.bits == 32 ? 64 : 36); /* extended boot record */
+    char bootlabel[16] = "";
+    if (ext[2] == 0x29 || ext[2] == 0x28) {
+        probe_serial32(fi->uuid, sizeof fi->uuid, blk_le32(ext + 3));
+        if (ext[2] == 0x29) probe_str(bootlabel, sizeof bootlabel, ext + 7, 11);
+    }
+    char dirlabel[16] = "";
+    probe_fat_rootlabel(dev, bs, &g, dirlabel, sizeof dirlabel);
+    const char *l = dirlabel[0] ? dirlabel : bootlabel;
+    if (strcmp(l, "NO NAME") != 0) snprintf(fi->label, sizeof fi->label, "%s", l);
+    return 1;
+}
+
+int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out)
+{
+    memset(out, 0, sizeof *out);
+    if (probe_luks(dev, out) || probe_xfs(dev, out) || probe_squashfs(dev, out) ||
+        probe_ext(dev, out) || probe_btrfs(dev, out) || probe_iso9660(dev, out) ||
+        probe_swap(dev, out))
+        goto found;
+    uint8_t bs[512];
+    if (probe_read(dev, bs, sizeof bs, 0) &&
+        (probe_ntfs(dev, bs, out) || probe_exfat(dev, bs, out) || probe_fat(dev, bs, out)))
+        goto found;
+    memset(out, 0, sizeof *out);
+    return 0;
+found:
+    out->has_driver = vfs_fstype_find(out->type) != NULL;
+    return 0;
+}

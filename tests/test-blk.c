@@ -1,0 +1,294 @@
+/*
+ * test-blk.c — the block layer: bounds of reads and views, read-only devices
+ * (the image's bytes and mtime stay as they were), CRC32 and GUID formatting
+ * checked against Python's zlib / uuid, and flock-based locking checked
+ * against util-linux flock(1) and a second process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "t.h"
+#include "util.h"
+
+/* A file of SIZE bytes where byte i is (i * 7 + i / 251) & 0xff. */
+static char *mkpattern(const char *name, size_t size)
+{
+    char *path = t_fmt("%s/%s", t_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    T_ASSERT(f);
+    for (size_t i = 0; i < size; i++) fputc((int)((i * 7 + i / 251) & 0xff), f);
+    T_ASSERT(fclose(f) == 0);
+    return path;
+}
+
+static uint8_t pat(uint64_t i) { return (uint8_t)((i * 7 + i / 251) & 0xff); }
+
+T_TEST(crc32_known_vectors)
+{
+    T_EQU(blk_crc32(0, "123456789", 9), 0xCBF43926u);
+    T_EQU(blk_crc32(0, "", 0), 0);
+    T_EQU(blk_crc32(0, "a", 1), 0xE8B7BE43u);
+    T_EQU(blk_crc32(0, "The quick brown fox jumps over the lazy dog", 43), 0x414FA339u);
+    /* continuing a CRC is the same as one pass */
+    T_EQU(blk_crc32(blk_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+}
+
+T_TEST(crc32_matches_zlib)
+{
+    t_need("python3");
+    size_t n = 100000;
+    char *path = t_fmt("%s/rand", t_tmpdir());
+    T_EQ(t_sh("python3 -c 'import random,sys; r=random.Random(7); "
+              "sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(%zu)))' > %s",
+              n, path), 0);
+    size_t len;
+    uint8_t *buf = t_slurp(path, &len);
+    T_ASSERT(buf);
+    T_EQ(len, n);
+    char *want = t_sh_out("python3 -c 'import zlib,sys; print(zlib.crc32(open(sys.argv[1],\"rb\").read()))' %s", path);
+    T_EQU(blk_crc32(0, buf, len), strtoull(want, NULL, 10));
+    /* in odd-sized pieces */
+    uint32_t c = 0;
+    for (size_t o = 0; o < len; o += 777) c = blk_crc32(c, buf + o, len - o < 777 ? len - o : 777);
+    T_EQU(c, strtoull(want, NULL, 10));
+    free(buf);
+    free(want);
+}
+
+T_TEST(guid_format)
+{
+    static const uint8_t esp[16] = {0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
+                                    0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B};
+    char s[37];
+    blk_guid_str(esp, s);
+    T_STREQ(s, "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
+    /* Against Python's uuid.UUID(bytes_le=...) for arbitrary bytes. */
+    t_need("python3");
+    uint8_t g[16];
+    for (int i = 0; i < 16; i++) g[i] = (uint8_t)(i * 37 + 11);
+    blk_guid_str(g, s);
+    char *want = t_sh_out("python3 -c 'import uuid; print(str(uuid.UUID(bytes_le=bytes((i*37+11)&255 "
+                          "for i in range(16)))).upper(), end=\"\")'");
+    T_STREQ(s, want);
+    free(want);
+}
+
+T_TEST(read_past_end_fails_cleanly)
+{
+    char *path = mkpattern("img", 1000);
+    struct blk_dev *d;
+    T_OK(blk_open_file(path, 0, &d));
+    T_EQ(d->size, 1000);
+    uint8_t buf[200];
+    T_OK(blk_read(d, buf, 50, 950));
+    for (int i = 0; i < 50; i++) T_EQ(buf[i], pat(950 + (uint64_t)i));
+    vfs_detail_clear();
+    T_ERR(blk_read(d, buf, 100, 950), -EIO);
+    T_ASSERT(strstr(uvfs_errdetail(), path) != NULL);
+    T_ASSERT(strstr(uvfs_errdetail(), "950") != NULL);
+    T_OK(blk_read(d, buf, 0, 1000));
+    T_ERR(blk_read(d, buf, 0, 1001), -EIO);
+    T_ERR(blk_read(d, buf, 16, UINT64_MAX - 8), -EIO); /* overflow-safe */
+    T_ERR(blk_read(d, buf, 16, UINT64_MAX), -EIO);
+    blk_put(d);
+    free(path);
+}
+
+T_TEST(view_bounds)
+{
+    char *path = mkpattern("img", 65536);
+    struct blk_dev *d, *v, *v2;
+    T_OK(blk_open_file(path, 0, &d));
+    T_OK(blk_view_new(d, 4096, 8192, "img@1", &v));
+    T_EQ(v->size, 8192);
+    T_STREQ(v->name, "img@1");
+    T_ASSERT(v->flags & BLK_RDONLY);
+    /* The view keeps the parent alive. */
+    blk_put(d);
+    uint8_t buf[64];
+    T_OK(blk_read(v, buf, 16, 0));
+    for (int i = 0; i < 16; i++) T_EQ(buf[i], pat(4096 + (uint64_t)i));
+    T_OK(blk_read(v, buf, 10, 8182));
+    for (int i = 0; i < 10; i++) T_EQ(buf[i], pat(4096 + 8182 + (uint64_t)i));
+    /* The window ends at 8192 even though the parent goes on. */
+    T_ERR(blk_read(v, buf, 11, 8182), -EIO);
+    T_ERR(blk_read(v, buf, 1, 8192), -EIO);
+    T_ERR(blk_read(v, buf, 4, UINT64_MAX - 1), -EIO);
+    /* A view of a view adds offsets. */
+    T_OK(blk_view_new(v, 100, 200, "inner", &v2));
+    T_OK(blk_read(v2, buf, 8, 0));
+    for (int i = 0; i < 8; i++) T_EQ(buf[i], pat(4196 + (uint64_t)i));
+    T_ERR(blk_read(v2, buf, 8, 196), -EIO);
+    blk_put(v2);
+    blk_put(v);
+
+    T_OK(blk_open_file(path, 0, &d));
+    vfs_detail_clear();
+    T_ERR(blk_view_new(d, 65536 - 100, 101, "img@9", &v), -UVFS_EBADPART);
+    T_ASSERT(v == NULL);
+    T_ASSERT(strstr(uvfs_errdetail(), "img@9") != NULL);
+    T_ERR(blk_view_new(d, 70000, 0, "img@8", &v), -UVFS_EBADPART);
+    T_ERR(blk_view_new(d, UINT64_MAX, 2, "img@7", &v), -UVFS_EBADPART);
+    T_ERR(blk_view_new(d, 2, UINT64_MAX, "img@6", &v), -UVFS_EBADPART);
+    T_OK(blk_view_new(d, 0, 65536, "whole", &v)); /* exactly the parent */
+    blk_put(v);
+    blk_put(d);
+    free(path);
+}
+
+/* A backend that counts writes, to show read-only refusals never reach it. */
+static int cnt_writes;
+static int cnt_read(struct blk_dev *d, void *b, size_t l, uint64_t o) { (void)d; (void)o; memset(b, 0, l); return 0; }
+static int cnt_write(struct blk_dev *d, const void *b, size_t l, uint64_t o) { (void)d; (void)b; (void)l; (void)o; cnt_writes++; return 0; }
+static int cnt_discard(struct blk_dev *d, uint64_t o, uint64_t l) { (void)d; (void)o; (void)l; cnt_writes++; return 0; }
+static int cnt_flush(struct blk_dev *d) { (void)d; cnt_writes++; return 0; }
+static void cnt_close(struct blk_dev *d) { (void)d; }
+static const struct blk_ops cnt_ops = {
+    .read = cnt_read, .write = cnt_write, .flush = cnt_flush, .discard = cnt_discard, .close = cnt_close,
+};
+
+T_TEST(rdonly_write_is_erofs_and_never_reaches_backend)
+{
+    struct blk_dev d = {.ops = &cnt_ops, .size = 4096, .sector_size = 512, .flags = BLK_RDONLY,
+                        .refcount = 1, .name = "counter"};
+    uint8_t buf[16] = {1};
+    T_ERR(blk_write(&d, buf, sizeof buf, 0), -EROFS);
+    T_ERR(blk_write(&d, buf, sizeof buf, 1 << 20), -EROFS);
+    T_ERR(blk_discard(&d, 0, 512), -EROFS);
+    T_OK(blk_flush(&d));
+    T_EQ(cnt_writes, 0);
+    d.flags = 0;
+    T_OK(blk_write(&d, buf, sizeof buf, 0));
+    T_EQ(cnt_writes, 1);
+    T_ERR(blk_write(&d, buf, sizeof buf, 4090), -EIO); /* bounds before the backend */
+    T_EQ(cnt_writes, 1);
+}
+
+T_TEST(rdonly_file_unchanged)
+{
+    char *path = mkpattern("img", 16384);
+    /* An old, known mtime: a write would move it to "now". */
+    struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+    T_EQ(utimensat(AT_FDCWD, path, ts, 0), 0);
+    size_t len0;
+    uint8_t *before = t_slurp(path, &len0);
+    struct blk_dev *d, *v;
+    T_OK(blk_open_file(path, 0, &d));
+    T_OK(blk_view_new(d, 512, 4096, "img@1", &v));
+    uint8_t junk[512];
+    memset(junk, 0xAB, sizeof junk);
+    T_ERR(blk_write(d, junk, sizeof junk, 0), -EROFS);
+    T_ERR(blk_write(v, junk, sizeof junk, 0), -EROFS);
+    T_ERR(blk_discard(d, 0, 4096), -EROFS);
+    T_ERR(blk_discard(v, 0, 4096), -EROFS);
+    T_OK(blk_flush(d));
+    T_OK(blk_flush(v));
+    blk_put(v);
+    blk_put(d);
+    size_t len1;
+    uint8_t *after = t_slurp(path, &len1);
+    T_EQ(len1, len0);
+    T_MEMEQ(before, after, len0);
+    struct stat st;
+    T_EQ(stat(path, &st), 0);
+    T_EQ(st.st_mtim.tv_sec, 1000000000);
+    T_EQ(st.st_mtim.tv_nsec, 0);
+    free(before);
+    free(after);
+    free(path);
+}
+
+T_TEST(rdwr_write_flush_discard)
+{
+    char *path = mkpattern("img", 1 << 20);
+    struct blk_dev *d, *v;
+    T_OK(blk_open_file(path, BLK_OPEN_RDWR, &d));
+    T_ASSERT(!(d->flags & BLK_RDONLY));
+    T_OK(blk_view_new(d, 65536, 65536, "img@1", &v));
+    T_OK(blk_write(v, "hello, block", 12, 100));
+    T_ERR(blk_write(v, "x", 2, 65535), -EIO);
+    T_OK(blk_flush(v));
+    int drc = blk_discard(d, 131072, 65536);
+    T_ASSERT(drc == 0 || drc == -EOPNOTSUPP);
+    blk_put(v);
+    blk_put(d);
+    /* Check with plain libc reads of the host file. */
+    int fd = open(path, O_RDONLY);
+    T_ASSERT(fd >= 0);
+    char buf[16];
+    T_EQ(pread(fd, buf, 12, 65536 + 100), 12);
+    T_MEMEQ(buf, "hello, block", 12);
+    T_EQ(pread(fd, buf, 1, 65536 + 99), 1);
+    T_EQ((uint8_t)buf[0], pat(65536 + 99));
+    if (drc == 0) {
+        uint8_t z[4096];
+        T_EQ(pread(fd, z, sizeof z, 131072 + 4096), (ssize_t)sizeof z);
+        for (size_t i = 0; i < sizeof z; i++) T_EQ(z[i], 0);
+        T_EQ(pread(fd, z, 1, 131072 + 65536), 1);
+        T_EQ(z[0], pat(131072 + 65536));
+    }
+    struct stat st;
+    T_EQ(fstat(fd, &st), 0);
+    T_EQ(st.st_size, 1 << 20); /* KEEP_SIZE */
+    close(fd);
+    free(path);
+}
+
+T_TEST(open_errors)
+{
+    struct blk_dev *d = (struct blk_dev *)1;
+    T_ERR(blk_open_file(t_tmpdir(), 0, &d), -EISDIR);
+    T_ASSERT(d == NULL);
+    T_ERR(blk_open_file(t_tmpdir(), BLK_OPEN_RDWR, &d), -EISDIR);
+    char *missing = t_fmt("%s/missing.img", t_tmpdir());
+    vfs_detail_clear();
+    T_ERR(blk_open_file(missing, 0, &d), -ENOENT);
+    T_ASSERT(uvfs_errdetail()[0]);
+    char *fifo = t_fmt("%s/fifo", t_tmpdir());
+    T_EQ(mkfifo(fifo, 0600), 0);
+    T_ERR(blk_open_file(fifo, 0, &d), -UVFS_EBADIMAGE); /* and no hang */
+    T_ERR(blk_open_file("/dev/null", 0, &d), -UVFS_EBADIMAGE);
+    T_ERR(blk_open_file("", 0, &d), -EINVAL);
+    free(missing);
+    free(fifo);
+}
+
+T_TEST(locking_shared_and_exclusive)
+{
+    t_need("flock");
+    char *path = mkpattern("img", 4096);
+    struct blk_dev *a, *b, *c;
+    T_OK(blk_open_file(path, 0, &a));
+    T_OK(blk_open_file(path, 0, &b)); /* shared + shared */
+    /* util-linux flock(1): a shared lock is possible, an exclusive one not */
+    T_EQ(t_sh("flock -n -s %s true", path), 0);
+    T_ASSERT(t_sh("flock -n -x %s true", path) != 0);
+    vfs_detail_clear();
+    T_ERR(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &c), -EBUSY);
+    T_ASSERT(strstr(uvfs_errdetail(), "in use") != NULL);
+    blk_put(a);
+    blk_put(b);
+    T_EQ(t_sh("flock -n -x %s true", path), 0); /* released on close */
+
+    T_OK(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &c));
+    T_ASSERT(t_sh("flock -n -s %s true", path) != 0);
+    /* another process of ours is refused too */
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct blk_dev *x = NULL;
+        int rc = blk_open_file(path, 0, &x);
+        _exit(rc == -EBUSY ? 0 : 1);
+    }
+    int status;
+    T_EQ(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    blk_put(c);
+    T_OK(blk_open_file(path, 0, &a));
+    blk_put(a);
+    free(path);
+}
