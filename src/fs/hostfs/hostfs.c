@@ -1,0 +1,982 @@
+/*
+ * hostfs.c — a host directory mounted into the namespace, confined to it.
+ *
+ * Confinement. The mount opens its root once (O_PATH|O_DIRECTORY). A vnode
+ * records only its path relative to that root, built from names the core
+ * handed us (no '/', never "." or ".."), so a relative path never contains
+ * "..". Every host access starts from the root descriptor:
+ *   - the vnode (or its directory) is opened with openat2(RESOLVE_BENEATH |
+ *     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) and
+ *     O_NOFOLLOW, so no symlink is followed anywhere on the way, including a
+ *     component swapped for a symlink behind our back (the open fails ELOOP);
+ *     without openat2 (ENOSYS, Linux < 5.6) the same is done one component at
+ *     a time with openat(O_PATH|O_NOFOLLOW), checking st_dev at each step;
+ *   - a name inside a directory is then reached with *at(dirfd, name, ...),
+ *     one component and AT_SYMLINK_NOFOLLOW / O_NOFOLLOW / O_EXCL;
+ *   - operations on the vnode itself use the O_PATH descriptor: fstat/statx,
+ *     fchownat/utimensat with AT_EMPTY_PATH, fchmodat2 (falling back to
+ *     chmod of /proc/self/fd/N), readlinkat(fd, ""). Extended attributes go
+ *     through /proc/self/fd/N with the *following* calls (getxattr, not
+ *     lgetxattr): f*xattr refuse O_PATH descriptors, and the magic link lands
+ *     on exactly the inode the descriptor holds (a symlink stays the symlink
+ *     itself; nothing is resolved by name), so no host path is looked up.
+ * Symlinks are never followed by hostfs: the core reads them and resolves the
+ * target inside the namespace.
+ *
+ * Mount points below the root are not crossed: a name whose st_dev differs
+ * from the root's gives -EXDEV (lookup), and openat2 refuses with
+ * RESOLVE_NO_XDEV. So inode numbers (host st_ino) are unique in the sb.
+ *
+ * Device nodes are not opened (as a nodev mount: -EACCES); fifos and sockets
+ * can be created and listed but not read or written.
+ *
+ * The host tree may change behind us: the sb is VFS_SB_NOCACHE, every lookup
+ * refreshes the vnode's path, and an operation that finds another inode under
+ * the vnode's path returns -ESTALE.
+ *
+ * Locking: none of its own; the core serialises every op on a superblock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "vfs.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+extern const struct vfs_fstype hostfs_fstype;
+
+/* Tests set this to exercise the component-by-component walk. */
+int hostfs_test_no_openat2;
+
+struct hostfs_sb {
+    struct vfs_sb sb;
+    int rootfd;       /* O_PATH|O_DIRECTORY, owned */
+    dev_t dev;        /* st_dev of the root: never left */
+    int no_openat2;   /* the kernel lacks openat2 */
+    int no_fchmodat2; /* the kernel lacks fchmodat2 */
+};
+
+struct hostfs_vnode {
+    struct vfs_vnode v;
+    char *rel; /* path below the root, "" for the root; owned */
+};
+
+/* Per-open state of a regular file. */
+struct hostfs_fh {
+    int fd; /* owned */
+};
+
+#define HOSTFS_SB(s) ((struct hostfs_sb *)(s))
+#define HOSTFS_V(vn) ((struct hostfs_vnode *)(vn))
+
+/* ---- confined opening ---------------------------------------------------------- */
+
+/* Open REL below the root one component at a time (no openat2). */
+static int hostfs_walk_fallback(struct hostfs_sb *hs, const char *rel, int flags)
+{
+    int fd = fcntl(hs->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    const char *p = rel;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        char comp[NAME_MAX + 1];
+        if (len == 0 || len > NAME_MAX) {
+            close(fd);
+            return -ENAMETOOLONG;
+        }
+        memcpy(comp, p, len);
+        comp[len] = 0;
+        /* a relative path never holds "." or ".." (see hostfs_child_rel) */
+        int last = !slash;
+        int nfd = openat(fd, comp,
+                         last ? (flags | O_NOFOLLOW | O_CLOEXEC)
+                              : (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        int err = errno;
+        close(fd);
+        if (nfd < 0) return -(err == ENOTDIR && !last ? ELOOP : err);
+        struct stat st;
+        if (fstat(nfd, &st) < 0) {
+            err = errno;
+            close(nfd);
+            return -err;
+        }
+        if (st.st_dev != hs->dev) {
+            close(nfd);
+            return -EXDEV;
+        }
+        fd = nfd;
+        p = last ? p + len : slash + 1;
+    }
+    if (!*rel && !(flags & O_PATH)) {
+        /* the root itself, opened for reading (readdir) */
+        int nfd = openat(fd, ".", flags | O_CLOEXEC);
+        int err = errno;
+        close(fd);
+        return nfd < 0 ? -err : nfd;
+    }
+    return fd;
+}
+
+/* Open REL (relative to the root) with FLAGS, never leaving the root and never
+ * following a symlink. Returns a new descriptor or a negative errno. */
+static int hostfs_open_beneath(struct hostfs_sb *hs, const char *rel, int flags)
+{
+    if (strlen(rel) >= PATH_MAX) return -ENAMETOOLONG;
+    if (!hs->no_openat2 && !hostfs_test_no_openat2) {
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                       RESOLVE_NO_XDEV,
+        };
+        long fd;
+        do fd = syscall(SYS_openat2, hs->rootfd, *rel ? rel : ".", &how, sizeof how);
+        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        if (fd >= 0) return (int)fd;
+        if (errno != ENOSYS) return -errno;
+        hs->no_openat2 = 1;
+    }
+    return hostfs_walk_fallback(hs, rel, flags);
+}
+
+/* Open vnode VN (O_PATH unless FLAGS say otherwise) and check that the path
+ * still names the same inode. On success *st holds its attributes. */
+static int hostfs_open_vn(struct vfs_vnode *vn, int flags, struct stat *st)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
+    const char *rel = HOSTFS_V(vn)->rel;
+    int fd = hostfs_open_beneath(hs, rel, flags);
+    if (fd < 0) return vfs_detail(fd, "hostfs: \"%s\": %s", rel, strerror(-fd));
+    if (fstat(fd, st) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    if ((uint64_t)st->st_ino != vn->ino || st->st_dev != hs->dev) {
+        close(fd);
+        return vfs_detail(-ESTALE, "hostfs: \"%s\" was replaced on the host", rel);
+    }
+    return fd;
+}
+
+/* Open directory vnode DIR as an O_PATH descriptor. */
+static int hostfs_open_dir(struct vfs_vnode *dir)
+{
+    struct stat st;
+    int fd = hostfs_open_vn(dir, O_PATH | O_DIRECTORY, &st);
+    return fd;
+}
+
+/* A name from the core, to be used with *at(): one component, never "." or
+ * "..". The core guarantees this; checked again because it is what keeps
+ * every access inside the root. */
+static int hostfs_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > NAME_MAX || strchr(name, '/') || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
+        return vfs_detail(-EINVAL, "hostfs: bad name \"%s\"", name);
+    return 0;
+}
+
+/* New string: DIRREL/NAME (or NAME below the root). */
+static char *hostfs_child_rel(const char *dirrel, const char *name)
+{
+    size_t a = strlen(dirrel), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    if (a) {
+        memcpy(s, dirrel, a);
+        s[a++] = '/';
+    }
+    memcpy(s + a, name, b + 1);
+    return s;
+}
+
+/* Get the vnode for host inode ST found at REL (a new string we take over). */
+static int hostfs_vget(struct hostfs_sb *hs, const struct stat *st, char *rel,
+                       struct vfs_vnode **out)
+{
+    struct vfs_vnode *vn;
+    int r = vfs_iget(&hs->sb, (uint64_t)st->st_ino, &vn);
+    if (r < 0) {
+        free(rel);
+        return r;
+    }
+    /* A cached vnode takes the newest path: older ones may have been renamed
+     * on the host. (Hard links: any existing name of the inode will do.) */
+    free(HOSTFS_V(vn)->rel);
+    HOSTFS_V(vn)->rel = rel;
+    vn->mode = st->st_mode;
+    *out = vn;
+    return 0;
+}
+
+/* Stat NAME in the directory DIRFD without following it; refuse other
+ * filesystems. */
+static int hostfs_stat_at(struct hostfs_sb *hs, int dirfd, const char *name, struct stat *st)
+{
+    if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) < 0) return -errno;
+    if (st->st_dev != hs->dev)
+        return vfs_detail(-EXDEV, "hostfs: \"%s\" is a host mount point (not crossed)", name);
+    return 0;
+}
+
+/* After creating NAME in DIRFD: make its permission bits exactly MODE (the
+ * host umask applied) and, where allowed, its owner UID/GID. */
+static int hostfs_fix_new(struct hostfs_sb *hs, int dirfd, const char *name, uint32_t mode,
+                          uint32_t uid, uint32_t gid, struct stat *st)
+{
+    int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int r = 0;
+    if (fstat(fd, st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (st->st_dev != hs->dev) {
+        r = -EXDEV;
+        goto out;
+    }
+    if (!S_ISLNK(st->st_mode) && (st->st_mode & 07777) != (mode & 07777)) {
+        int ok = -1;
+        if (!hs->no_fchmodat2) {
+            ok = (int)syscall(SYS_fchmodat2, fd, "", (mode_t)(mode & 07777), AT_EMPTY_PATH);
+            if (ok < 0 && errno == ENOSYS) hs->no_fchmodat2 = 1;
+        }
+        if (ok < 0 && hs->no_fchmodat2) {
+            char proc[64];
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            ok = chmod(proc, (mode_t)(mode & 07777));
+        }
+        if (ok < 0) {
+            r = -errno;
+            goto out;
+        }
+    }
+    /* Ownership is best effort: an unprivileged process keeps its own. */
+    if (st->st_uid != uid || st->st_gid != gid) {
+        if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM) {
+            r = -errno;
+            goto out;
+        }
+    }
+    if (fstat(fd, st) < 0) r = -errno;
+out:
+    close(fd);
+    return r;
+}
+
+/* ---- superblock ops ------------------------------------------------------------ */
+
+static int hostfs_put_super(struct vfs_sb *sb)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(sb);
+    close(hs->rootfd);
+    free(hs);
+    return 0;
+}
+
+static int hostfs_sync(struct vfs_sb *sb)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(sb);
+    /* syncfs needs a real descriptor, not O_PATH */
+    int fd = hostfs_open_beneath(hs, "", O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return fd;
+    int r = syncfs(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int hostfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(sb);
+    struct statvfs sv;
+    if (fstatvfs(hs->rootfd, &sv) < 0) return -errno;
+    memset(st, 0, sizeof *st);
+    st->bsize = sv.f_bsize;
+    st->frsize = sv.f_frsize;
+    st->blocks = sv.f_blocks;
+    st->bfree = sv.f_bfree;
+    st->bavail = sv.f_bavail;
+    st->files = sv.f_files;
+    st->ffree = sv.f_ffree;
+    st->favail = sv.f_favail;
+    st->fsid = sv.f_fsid;
+    st->namemax = sv.f_namemax;
+    st->flags = ((sb->flags & VFS_SB_RDONLY) || (sv.f_flag & ST_RDONLY)) ? ST_RDONLY : 0;
+    return 0;
+}
+
+static void hostfs_evict(struct vfs_vnode *vn)
+{
+    free(HOSTFS_V(vn)->rel);
+    HOSTFS_V(vn)->rel = NULL;
+}
+
+/* ---- lookup and attributes ------------------------------------------------------ */
+
+static int hostfs_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode **out)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(dir->sb);
+    const char *drel = HOSTFS_V(dir)->rel;
+    struct stat st;
+    int r;
+    if (strcmp(name, "..") == 0) {
+        /* textual parent: the root is never asked for ".." */
+        const char *slash = strrchr(drel, '/');
+        size_t plen = slash ? (size_t)(slash - drel) : 0;
+        char *prel = strndup(drel, plen);
+        if (!prel) return -ENOMEM;
+        int fd = hostfs_open_beneath(hs, prel, O_PATH | O_DIRECTORY);
+        if (fd < 0) {
+            free(prel);
+            return fd;
+        }
+        r = fstat(fd, &st) < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0) {
+            free(prel);
+            return r;
+        }
+        return hostfs_vget(hs, &st, prel, out);
+    }
+    if ((r = hostfs_name_ok(name)) < 0) return r;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) return dfd;
+    r = hostfs_stat_at(hs, dfd, name, &st);
+    close(dfd);
+    if (r < 0) return r;
+    char *rel = hostfs_child_rel(drel, name);
+    if (!rel) return -ENOMEM;
+    return hostfs_vget(hs, &st, rel, out);
+}
+
+static int hostfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
+    const char *rel = HOSTFS_V(vn)->rel;
+    int fd = hostfs_open_beneath(hs, rel, O_PATH);
+    if (fd < 0) return vfs_detail(fd, "hostfs: \"%s\": %s", rel, strerror(-fd));
+    struct statx sx;
+    int r = 0;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) <
+        0) {
+        r = -errno;
+        goto out;
+    }
+    if (sx.stx_ino != vn->ino || makedev(sx.stx_dev_major, sx.stx_dev_minor) != hs->dev) {
+        r = vfs_detail(-ESTALE, "hostfs: \"%s\" was replaced on the host", rel);
+        goto out;
+    }
+    memset(st, 0, sizeof *st);
+    st->ino = sx.stx_ino;
+    st->mode = sx.stx_mode;
+    st->nlink = sx.stx_nlink;
+    st->uid = sx.stx_uid;
+    st->gid = sx.stx_gid;
+    st->rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+    st->size = sx.stx_size;
+    st->blocks = sx.stx_blocks;
+    st->blksize = sx.stx_blksize;
+    st->atime = (struct timespec){sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec};
+    st->mtime = (struct timespec){sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
+    st->ctime = (struct timespec){sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec};
+    if (sx.stx_mask & STATX_BTIME)
+        st->btime = (struct timespec){sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec};
+    vn->mode = sx.stx_mode;
+out:
+    close(fd);
+    return r;
+}
+
+/* chmod the inode behind O_PATH descriptor FD. */
+static int hostfs_chmod_fd(struct hostfs_sb *hs, int fd, mode_t mode)
+{
+    if (!hs->no_fchmodat2) {
+        if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
+        if (errno != ENOSYS) return -errno;
+        hs->no_fchmodat2 = 1;
+    }
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return chmod(proc, mode) < 0 ? -errno : 0;
+}
+
+static int hostfs_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
+    struct stat st;
+    int fd = hostfs_open_vn(vn, O_PATH, &st);
+    if (fd < 0) return fd;
+    int r = 0;
+    if (sa->mask & VFS_SET_SIZE) {
+        if (S_ISDIR(st.st_mode)) {
+            r = -EISDIR;
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            r = -EINVAL;
+            goto out;
+        }
+        struct stat wst;
+        int wfd = hostfs_open_vn(vn, O_WRONLY | O_NONBLOCK | O_NOCTTY, &wst);
+        if (wfd < 0) {
+            r = wfd;
+            goto out;
+        }
+        if (sa->size > INT64_MAX) r = -EFBIG;
+        else if (ftruncate(wfd, (off_t)sa->size) < 0) r = -errno;
+        close(wfd);
+        if (r < 0) goto out;
+    }
+    if (sa->mask & VFS_SET_MODE) {
+        if (S_ISLNK(st.st_mode)) {
+            r = -EOPNOTSUPP;
+            goto out;
+        }
+        if ((r = hostfs_chmod_fd(hs, fd, (mode_t)(sa->mode & 07777))) < 0) goto out;
+        vn->mode = (st.st_mode & S_IFMT) | (sa->mode & 07777);
+    }
+    if (sa->mask & (VFS_SET_UID | VFS_SET_GID)) {
+        uid_t uid = (sa->mask & VFS_SET_UID) ? sa->uid : (uid_t)-1;
+        gid_t gid = (sa->mask & VFS_SET_GID) ? sa->gid : (gid_t)-1;
+        if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+            r = -errno;
+            goto out;
+        }
+    }
+    if (sa->mask & (VFS_SET_ATIME | VFS_SET_MTIME)) {
+        struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+        if (sa->mask & VFS_SET_ATIME) ts[0] = sa->atime;
+        if (sa->mask & VFS_SET_MTIME) ts[1] = sa->mtime;
+        if (utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+            r = -errno;
+            goto out;
+        }
+    }
+    /* VFS_SET_CTIME: the host sets ctime itself; an explicit value cannot be
+     * stored. */
+out:
+    close(fd);
+    if (r < 0 && r != -ESTALE)
+        vfs_detail(r, "hostfs: setattr \"%s\": %s", HOSTFS_V(vn)->rel, strerror(-r));
+    return r;
+}
+
+/* ---- directories ------------------------------------------------------------------ */
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, void *ctx)
+{
+    struct stat st;
+    int fd = hostfs_open_vn(dir, O_RDONLY | O_DIRECTORY, &st);
+    if (fd < 0) return fd;
+    int r = 0;
+    char *buf = malloc(32768);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (cookie && lseek(fd, (off_t)cookie, SEEK_SET) < 0) {
+        r = -errno;
+        goto out;
+    }
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, 32768);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0) break;
+        for (long pos = 0; pos < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + pos);
+            pos += d->d_reclen;
+            const char *nm = d->d_name;
+            if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) continue;
+            unsigned char type = d->d_type;
+            if (type == DT_UNKNOWN) {
+                struct stat est;
+                if (fstatat(fd, nm, &est, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0)
+                    type = vfs_mode_to_dtype(est.st_mode);
+            }
+            if (fill(ctx, nm, strlen(nm), d->d_ino, type, (uint64_t)d->d_off)) goto out;
+        }
+    }
+out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+static int hostfs_mknod(struct vfs_vnode *dir, const char *name, uint32_t mode, uint64_t rdev,
+                        uint32_t uid, uint32_t gid, struct vfs_vnode **out)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(dir->sb);
+    int r = hostfs_name_ok(name);
+    if (r < 0) return r;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) return dfd;
+    if (S_ISREG(mode)) {
+        /* O_EXCL never follows a symlink and never opens an existing file */
+        int fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+                        (mode_t)(mode & 07777));
+        if (fd < 0) r = -errno;
+        else close(fd);
+    } else {
+        switch (mode & S_IFMT) {
+        case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK: break;
+        default:
+            r = vfs_detail(-EINVAL, "hostfs: mknod \"%s\": bad type 0%o", name, mode & S_IFMT);
+            goto out;
+        }
+        if (mknodat(dfd, name, (mode_t)mode, (dev_t)rdev) < 0) r = -errno;
+    }
+    if (r < 0) goto out;
+    struct stat st;
+    if ((r = hostfs_fix_new(hs, dfd, name, mode, uid, gid, &st)) < 0) goto out;
+    char *rel = hostfs_child_rel(HOSTFS_V(dir)->rel, name);
+    r = rel ? hostfs_vget(hs, &st, rel, out) : -ENOMEM;
+out:
+    close(dfd);
+    if (r < 0 && r != -ESTALE) vfs_detail(r, "hostfs: mknod \"%s\": %s", name, strerror(-r));
+    return r;
+}
+
+static int hostfs_mkdir(struct vfs_vnode *dir, const char *name, uint32_t mode, uint32_t uid,
+                        uint32_t gid, struct vfs_vnode **out)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(dir->sb);
+    int r = hostfs_name_ok(name);
+    if (r < 0) return r;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) return dfd;
+    if (mkdirat(dfd, name, (mode_t)(mode & 07777)) < 0) {
+        r = -errno;
+        goto out;
+    }
+    struct stat st;
+    if ((r = hostfs_fix_new(hs, dfd, name, mode, uid, gid, &st)) < 0) goto out;
+    char *rel = hostfs_child_rel(HOSTFS_V(dir)->rel, name);
+    r = rel ? hostfs_vget(hs, &st, rel, out) : -ENOMEM;
+out:
+    close(dfd);
+    return r;
+}
+
+static int hostfs_symlink(struct vfs_vnode *dir, const char *name, const char *target,
+                          uint32_t uid, uint32_t gid, struct vfs_vnode **out)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(dir->sb);
+    int r = hostfs_name_ok(name);
+    if (r < 0) return r;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) return dfd;
+    /* The target is stored as text; hostfs never follows it. */
+    if (symlinkat(target, dfd, name) < 0) {
+        r = -errno;
+        goto out;
+    }
+    struct stat st;
+    if ((r = hostfs_fix_new(hs, dfd, name, 0777, uid, gid, &st)) < 0) goto out;
+    char *rel = hostfs_child_rel(HOSTFS_V(dir)->rel, name);
+    r = rel ? hostfs_vget(hs, &st, rel, out) : -ENOMEM;
+out:
+    close(dfd);
+    return r;
+}
+
+/* Split VN's path into an O_PATH descriptor of its directory and its last
+ * component (pointing into the vnode's path). */
+static int hostfs_open_parent(struct vfs_vnode *vn, const char **base)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
+    const char *rel = HOSTFS_V(vn)->rel;
+    if (!*rel) return -EBUSY; /* the root has no name here */
+    const char *slash = strrchr(rel, '/');
+    char *prel = strndup(rel, slash ? (size_t)(slash - rel) : 0);
+    if (!prel) return -ENOMEM;
+    int fd = hostfs_open_beneath(hs, prel, O_PATH | O_DIRECTORY);
+    free(prel);
+    *base = slash ? slash + 1 : rel;
+    return fd;
+}
+
+static int hostfs_link(struct vfs_vnode *vn, struct vfs_vnode *dir, const char *name)
+{
+    int r = hostfs_name_ok(name);
+    if (r < 0) return r;
+    const char *base;
+    int sfd = hostfs_open_parent(vn, &base);
+    if (sfd < 0) return sfd;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) {
+        close(sfd);
+        return dfd;
+    }
+    struct stat st;
+    if ((r = hostfs_stat_at(HOSTFS_SB(vn->sb), sfd, base, &st)) < 0) goto out;
+    if ((uint64_t)st.st_ino != vn->ino) {
+        r = vfs_detail(-ESTALE, "hostfs: \"%s\" was replaced on the host", HOSTFS_V(vn)->rel);
+        goto out;
+    }
+    /* flags 0: a symlink source is linked itself, never followed */
+    if (linkat(sfd, base, dfd, name, 0) < 0) r = -errno;
+out:
+    close(sfd);
+    close(dfd);
+    return r;
+}
+
+/* Check that NAME in DFD is still VICTIM's inode. */
+static int hostfs_check_victim(struct hostfs_sb *hs, int dfd, const char *name,
+                               struct vfs_vnode *victim)
+{
+    struct stat st;
+    int r = hostfs_stat_at(hs, dfd, name, &st);
+    if (r < 0) return r;
+    if (victim && (uint64_t)st.st_ino != victim->ino)
+        return vfs_detail(-ESTALE, "hostfs: \"%s\" was replaced on the host", name);
+    return 0;
+}
+
+static int hostfs_remove(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim,
+                         int flags)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(dir->sb);
+    int r = hostfs_name_ok(name);
+    if (r < 0) return r;
+    int dfd = hostfs_open_dir(dir);
+    if (dfd < 0) return dfd;
+    if ((r = hostfs_check_victim(hs, dfd, name, victim)) == 0 && unlinkat(dfd, name, flags) < 0)
+        r = -errno;
+    close(dfd);
+    return r;
+}
+
+static int hostfs_unlink(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim)
+{
+    return hostfs_remove(dir, name, victim, 0);
+}
+
+static int hostfs_rmdir(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim)
+{
+    return hostfs_remove(dir, name, victim, AT_REMOVEDIR);
+}
+
+static int hostfs_rename(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                         struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(olddir->sb);
+    int r;
+    if ((r = hostfs_name_ok(oldname)) < 0 || (r = hostfs_name_ok(newname)) < 0) return r;
+    int ofd = hostfs_open_dir(olddir);
+    if (ofd < 0) return ofd;
+    int nfd = hostfs_open_dir(newdir);
+    if (nfd < 0) {
+        close(ofd);
+        return nfd;
+    }
+    if ((r = hostfs_check_victim(hs, ofd, oldname, src)) < 0) goto out;
+    if (target && (r = hostfs_check_victim(hs, nfd, newname, target)) < 0) goto out;
+    /* without a target, refuse to replace something that appeared since */
+    if (renameat2(ofd, oldname, nfd, newname, target ? 0 : RENAME_NOREPLACE) < 0) {
+        r = -errno;
+        if (r == -EINVAL && !target && renameat(ofd, oldname, nfd, newname) == 0) r = 0;
+        if (r < 0) goto out;
+    }
+    /* keep SRC's path current (descendants are refreshed by their lookups) */
+    char *rel = hostfs_child_rel(HOSTFS_V(newdir)->rel, newname);
+    if (rel) {
+        free(HOSTFS_V(src)->rel);
+        HOSTFS_V(src)->rel = rel;
+    }
+out:
+    close(ofd);
+    close(nfd);
+    return r;
+}
+
+static ssize_t hostfs_readlink(struct vfs_vnode *vn, char *buf, size_t size)
+{
+    struct stat st;
+    int fd = hostfs_open_vn(vn, O_PATH, &st);
+    if (fd < 0) return fd;
+    char tmp[PATH_MAX + 1];
+    ssize_t n = readlinkat(fd, "", tmp, sizeof tmp);
+    int err = errno;
+    close(fd);
+    if (n < 0) return -(err == ENOENT ? EINVAL : err);
+    if ((size_t)n > PATH_MAX) return -ENAMETOOLONG;
+    memcpy(buf, tmp, (size_t)n < size ? (size_t)n : size);
+    return n;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static int hostfs_open(struct vfs_vnode *vn, int flags, void **fh)
+{
+    *fh = NULL;
+    switch (vn->mode & S_IFMT) {
+    case S_IFREG: break;
+    case S_IFCHR:
+    case S_IFBLK:
+        return vfs_detail(-EACCES, "hostfs: \"%s\": device nodes are not opened",
+                          HOSTFS_V(vn)->rel);
+    default: return 0; /* directories, fifos, sockets, symlinks: no host fd */
+    }
+    int acc = flags & O_ACCMODE;
+    if (acc != O_RDONLY && acc != O_WRONLY) acc = O_RDWR;
+    struct stat st;
+    /* O_NONBLOCK: a name swapped for a fifo must not hang us */
+    int fd = hostfs_open_vn(vn, acc | O_NONBLOCK | O_NOCTTY, &st);
+    if (fd < 0) return fd;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return vfs_detail(-ESTALE, "hostfs: \"%s\" is no longer a regular file",
+                          HOSTFS_V(vn)->rel);
+    }
+    struct hostfs_fh *h = malloc(sizeof *h);
+    if (!h) {
+        close(fd);
+        return -ENOMEM;
+    }
+    h->fd = fd;
+    *fh = h;
+    return 0;
+}
+
+static int hostfs_release(struct vfs_vnode *vn, void *fh)
+{
+    (void)vn;
+    struct hostfs_fh *h = fh;
+    if (!h) return 0;
+    int r = close(h->fd) < 0 ? -errno : 0;
+    free(h);
+    return r;
+}
+
+static ssize_t hostfs_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t off)
+{
+    struct hostfs_fh *h = fh;
+    if (S_ISDIR(vn->mode)) return -EISDIR;
+    if (!h) return -EINVAL;
+    if (off > INT64_MAX) return 0;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(h->fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            if (done) break;
+            return -errno;
+        }
+        if (k == 0) break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+static ssize_t hostfs_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n,
+                            uint64_t off)
+{
+    struct hostfs_fh *h = fh;
+    if (S_ISDIR(vn->mode)) return -EISDIR;
+    if (!h) return -EINVAL;
+    if (off > INT64_MAX) return -EFBIG;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pwrite(h->fd, (const char *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            if (done) break;
+            return -errno;
+        }
+        if (k == 0) break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+static int hostfs_fsync(struct vfs_vnode *vn, void *fh, int datasync)
+{
+    (void)vn;
+    struct hostfs_fh *h = fh;
+    if (!h) return 0;
+    return (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
+}
+
+/* ---- extended attributes ------------------------------------------------------------ */
+
+/* See the file comment: xattr calls go through /proc/self/fd/N of an O_PATH
+ * descriptor of the vnode. */
+static int hostfs_xattr_path(struct vfs_vnode *vn, char *proc, size_t len)
+{
+    struct stat st;
+    int fd = hostfs_open_vn(vn, O_PATH, &st);
+    if (fd < 0) return fd;
+    snprintf(proc, len, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+static int hostfs_xattr_err(struct vfs_vnode *vn, int err)
+{
+    if (err == ENOENT) /* /proc is not mounted */
+        return vfs_detail(-ENOTSUP, "hostfs: \"%s\": xattrs need /proc", HOSTFS_V(vn)->rel);
+    return -err;
+}
+
+static ssize_t hostfs_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size)
+{
+    char proc[64];
+    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    if (fd < 0) return fd;
+    ssize_t r = getxattr(proc, name, buf, size);
+    int err = errno;
+    close(fd);
+    return r < 0 ? hostfs_xattr_err(vn, err) : r;
+}
+
+static int hostfs_setxattr(struct vfs_vnode *vn, const char *name, const void *value,
+                           size_t size, int flags)
+{
+    char proc[64];
+    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    if (fd < 0) return fd;
+    int r = setxattr(proc, name, value, size, flags);
+    int err = errno;
+    close(fd);
+    return r < 0 ? hostfs_xattr_err(vn, err) : 0;
+}
+
+static ssize_t hostfs_listxattr(struct vfs_vnode *vn, char *buf, size_t size)
+{
+    char proc[64];
+    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    if (fd < 0) return fd;
+    ssize_t r = listxattr(proc, buf, size);
+    int err = errno;
+    close(fd);
+    return r < 0 ? hostfs_xattr_err(vn, err) : r;
+}
+
+static int hostfs_removexattr(struct vfs_vnode *vn, const char *name)
+{
+    char proc[64];
+    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    if (fd < 0) return fd;
+    int r = removexattr(proc, name);
+    int err = errno;
+    close(fd);
+    return r < 0 ? hostfs_xattr_err(vn, err) : 0;
+}
+
+static const struct vfs_ops hostfs_ops = {
+    .put_super = hostfs_put_super,
+    .sync = hostfs_sync,
+    .statfs = hostfs_statfs,
+    .evict = hostfs_evict,
+    .lookup = hostfs_lookup,
+    .getattr = hostfs_getattr,
+    .setattr = hostfs_setattr,
+    .readdir = hostfs_readdir,
+    .mknod = hostfs_mknod,
+    .mkdir = hostfs_mkdir,
+    .symlink = hostfs_symlink,
+    .link = hostfs_link,
+    .unlink = hostfs_unlink,
+    .rmdir = hostfs_rmdir,
+    .rename = hostfs_rename,
+    .readlink = hostfs_readlink,
+    .open = hostfs_open,
+    .release = hostfs_release,
+    .read = hostfs_read,
+    .write = hostfs_write,
+    .fsync = hostfs_fsync,
+    .getxattr = hostfs_getxattr,
+    .setxattr = hostfs_setxattr,
+    .listxattr = hostfs_listxattr,
+    .removexattr = hostfs_removexattr,
+};
+
+/* ---- mount ---------------------------------------------------------------------------- */
+
+static int hostfs_mount(struct blk_dev *dev, const char *source, const char *opts,
+                        unsigned flags, struct vfs_sb **out)
+{
+    (void)dev;
+    if (opts && *opts) return vfs_detail(-EINVAL, "hostfs: unknown option \"%s\"", opts);
+    if (!source || !*source) return vfs_detail(-EINVAL, "hostfs: no host directory given");
+    /* The user named SOURCE, so symlinks in it are followed; nothing below. */
+    int rootfd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        int err = errno;
+        return vfs_detail(-err, "hostfs: %s: %s", source,
+                          err == ENOTDIR ? "not a directory" : strerror(err));
+    }
+    struct stat st;
+    if (fstat(rootfd, &st) < 0) {
+        int err = errno;
+        close(rootfd);
+        return -err;
+    }
+    struct hostfs_sb *hs = calloc(1, sizeof *hs);
+    char *rel = strdup("");
+    if (!hs || !rel) {
+        free(hs);
+        free(rel);
+        close(rootfd);
+        return -ENOMEM;
+    }
+    hs->rootfd = rootfd;
+    hs->dev = st.st_dev;
+    int r = vfs_sb_init(&hs->sb, &hostfs_ops, &hostfs_fstype, sizeof(struct hostfs_vnode),
+                        VFS_SB_NOCACHE | ((flags & VFS_MNT_RDONLY) ? VFS_SB_RDONLY : 0));
+    if (r < 0) {
+        free(rel);
+        close(rootfd);
+        free(hs);
+        return r;
+    }
+    hs->sb.blksize = (uint32_t)st.st_blksize;
+    r = hostfs_vget(hs, &st, rel, &hs->sb.root);
+    if (r < 0) {
+        vfs_sb_destroy(&hs->sb);
+        close(rootfd);
+        free(hs);
+        return r;
+    }
+    *out = &hs->sb;
+    return 0;
+}
+
+const struct vfs_fstype hostfs_fstype = {
+    .name = "hostfs",
+    .aliases = NULL,
+    .needs_dev = 0,
+    .mount = hostfs_mount,
+};
