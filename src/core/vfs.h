@@ -47,6 +47,7 @@ struct vfs_sb;
 struct vfs_vnode;
 struct vfs_dentry;
 struct vfs_shim;
+struct vfs_mount;
 
 /* Intrusive doubly linked list. */
 struct vfs_list {
@@ -139,6 +140,9 @@ struct vfs_ops {
 
 #define VFS_SB_RDONLY 0x1u  /* refuse every mutating op with -EROFS */
 #define VFS_SB_NOCACHE 0x2u /* no dentry cache: the medium may change behind us (hostfs) */
+#define VFS_SB_CASELESS 0x4u /* names compare case-insensitively (FAT): the dentry
+                                cache then drops a directory's negative entries
+                                whenever a name is added to it */
 
 struct vfs_sb {
     const struct vfs_ops *ops;
@@ -160,6 +164,7 @@ struct vfs_sb {
     int active;                /* open files, dirs, mounts on it; protected by lock */
     struct vfs_shim *shims;    /* protected by lock */
     struct uvfs_counters counters; /* protected by lock */
+    struct vfs_mount *mount;   /* the mount record; set once by the core */
 };
 
 /* Mount flags passed to drivers. */

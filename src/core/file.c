@@ -1,0 +1,562 @@
+/*
+ * file.c — descriptors and open-file descriptions: the chain
+ * descriptor -> struct vfs_file (offset, flags) -> vnode -> driver ops.
+ * uvfs_open (with O_CREAT / O_EXCL / O_TRUNC / O_APPEND / O_DIRECTORY /
+ * O_NOFOLLOW), read/write/pread/pwrite/lseek/fstat/ftruncate/fsync/close, and
+ * directory handles (uvfs_opendir / uvfs_readdir / uvfs_closedir).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define VFS_IO_MAX ((size_t)1 << 30) /* one call moves at most 1 GiB */
+
+int vfs_sb_readonly(struct vfs_sb *sb)
+{
+    if (sb->flags & VFS_SB_RDONLY) return 1;
+    for (struct vfs_shim *s = sb->shims; s; s = s->next)
+        if (s->ops == &vfs_ro_shim_ops) return 1;
+    return 0;
+}
+
+/* ---- the descriptor table ---- */
+
+static int vfs_fd_alloc(struct uvfs *ctx, struct vfs_file *f)
+{
+    pthread_mutex_lock(&ctx->fd_lock);
+    int fd = -1;
+    for (int i = 0; i < ctx->nfds; i++) {
+        if (!ctx->fds[i]) {
+            fd = i;
+            break;
+        }
+    }
+    if (fd < 0) {
+        int n = ctx->nfds ? ctx->nfds * 2 : 16;
+        struct vfs_file **nf = realloc(ctx->fds, (size_t)n * sizeof *nf);
+        if (!nf) {
+            pthread_mutex_unlock(&ctx->fd_lock);
+            return -ENOMEM;
+        }
+        memset(nf + ctx->nfds, 0, (size_t)(n - ctx->nfds) * sizeof *nf);
+        fd = ctx->nfds;
+        ctx->fds = nf;
+        ctx->nfds = n;
+    }
+    ctx->fds[fd] = f;
+    pthread_mutex_unlock(&ctx->fd_lock);
+    return fd;
+}
+
+static struct vfs_file *vfs_fd_get(struct uvfs *ctx, int fd)
+{
+    struct vfs_file *f = NULL;
+    pthread_mutex_lock(&ctx->fd_lock);
+    if (fd >= 0 && fd < ctx->nfds && ctx->fds[fd]) {
+        f = ctx->fds[fd];
+        atomic_fetch_add(&f->refcount, 1);
+    }
+    pthread_mutex_unlock(&ctx->fd_lock);
+    return f;
+}
+
+/* Drop a reference; the last one releases the driver state and the vnode. */
+static int vfs_file_put(struct vfs_file *f)
+{
+    if (atomic_fetch_sub(&f->refcount, 1) != 1) return 0;
+    struct vfs_vnode *vn = f->vn;
+    struct vfs_sb *sb = vn->sb;
+    int rc = 0;
+    vfs_sb_lock(sb);
+    if (sb->ops->release) {
+        struct vfs_call c = {.op = UVFS_OP_RELEASE, .ino = vn->ino};
+        VFS_DISPATCH(sb, rc, c, sb->ops->release(vn, f->fh));
+    }
+    sb->active--;
+    vfs_vnode_put(vn);
+    vfs_sb_unlock(sb);
+    pthread_mutex_destroy(&f->poslock);
+    free(f);
+    return rc;
+}
+
+void vfs_files_close_all(struct uvfs *ctx)
+{
+    pthread_mutex_lock(&ctx->fd_lock);
+    int n = ctx->nfds;
+    struct vfs_file **fds = ctx->fds;
+    ctx->fds = NULL;
+    ctx->nfds = 0;
+    pthread_mutex_unlock(&ctx->fd_lock);
+    for (int i = 0; i < n; i++)
+        if (fds[i]) vfs_file_put(fds[i]);
+    free(fds);
+}
+
+/* ---- open ---- */
+
+static int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa)
+{
+    struct vfs_sb *sb = vn->sb;
+    int rc;
+    if (!sb->ops->setattr) return -EROFS;
+    struct vfs_call c = {.op = UVFS_OP_SETATTR, .ino = vn->ino, .off = sa->size, .len = sa->mask};
+    VFS_DISPATCH(sb, rc, c, sb->ops->setattr(vn, sa));
+    return rc;
+}
+
+/* Create a regular file NAME in DIR (dir->sb->lock held). */
+static int vfs_create_file(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
+                           unsigned mode, struct vfs_vnode **out)
+{
+    struct vfs_sb *sb = dir->sb;
+    struct vfs_vnode *vn = NULL;
+    int rc = vfs_name_check(name);
+    if (rc < 0) return rc;
+    rc = vfs_lookup_locked(dir, name, &vn);
+    if (rc == 0) {
+        *out = vn;
+        return 1; /* someone else made it meanwhile */
+    }
+    if (rc != -ENOENT) return rc;
+    if (vfs_sb_readonly(sb)) return -EROFS;
+    if (!sb->ops->mknod) return -EROFS;
+    struct vfs_call c = {.op = UVFS_OP_MKNOD, .ino = dir->ino, .name = name, .len = S_IFREG};
+    VFS_DISPATCH(sb, rc, c,
+                 sb->ops->mknod(dir, name, S_IFREG | (mode & 07777), 0, ctx->uid, ctx->gid, &vn));
+    if (rc < 0) return rc;
+    if (sb->flags & VFS_SB_CASELESS) vfs_dcache_drop_children(dir, 1);
+    vfs_dcache_add(dir, name, vn);
+    *out = vn;
+    return 0;
+}
+
+int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode)
+{
+    vfs_detail_clear();
+    struct vfs_walk w;
+    struct vfs_vnode *vn = NULL;
+    struct vfs_file *f = NULL;
+    int acc = flags & O_ACCMODE, created = 0, rc;
+    if (acc == 3) return -EINVAL;
+    int wantw = acc != O_RDONLY;
+    pthread_rwlock_rdlock(&ctx->ns_lock);
+    if (flags & O_CREAT) {
+        unsigned wf = VFS_WALK_PARENT;
+        if (!(flags & (O_EXCL | O_NOFOLLOW))) wf |= VFS_WALK_FOLLOW;
+        rc = vfs_walk(ctx, path, wf, &w);
+        if (rc < 0) goto out_unlock;
+        if (w.vn) {
+            if (flags & O_EXCL) {
+                rc = -EEXIST;
+                goto out_walk;
+            }
+        } else if (w.trailing_slash) {
+            rc = -EISDIR;
+            goto out_walk;
+        } else {
+            vfs_sb_lock(w.parent->sb);
+            rc = vfs_create_file(ctx, w.parent, w.name, mode, &w.vn);
+            vfs_sb_unlock(w.parent->sb);
+            if (rc < 0) goto out_walk;
+            if (rc == 1 && (flags & O_EXCL)) {
+                rc = -EEXIST;
+                goto out_walk;
+            }
+            created = rc == 0;
+        }
+    } else {
+        rc = vfs_walk(ctx, path, (flags & O_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
+        if (rc < 0) goto out_unlock;
+    }
+    vn = w.vn;
+    uint32_t type = vn->mode & S_IFMT;
+    if (type == S_IFLNK) {
+        rc = -ELOOP; /* O_NOFOLLOW on a symlink */
+        goto out_walk;
+    }
+    if ((flags & O_DIRECTORY) && type != S_IFDIR) {
+        rc = -ENOTDIR;
+        goto out_walk;
+    }
+    if (type == S_IFDIR && (wantw || (flags & O_TRUNC))) {
+        rc = -EISDIR;
+        goto out_walk;
+    }
+    struct vfs_sb *sb = vn->sb;
+    vfs_sb_lock(sb);
+    if ((wantw || (flags & O_TRUNC)) && vfs_sb_readonly(sb)) {
+        rc = -EROFS;
+        goto out_sb;
+    }
+    if ((flags & O_TRUNC) && !created && type == S_IFREG && wantw) {
+        struct vfs_setattr sa = {.mask = VFS_SET_SIZE, .size = 0};
+        rc = vfs_setattr_locked(vn, &sa);
+        if (rc < 0) goto out_sb;
+    }
+    f = calloc(1, sizeof *f);
+    if (!f) {
+        rc = -ENOMEM;
+        goto out_sb;
+    }
+    if (sb->ops->open) {
+        struct vfs_call c = {.op = UVFS_OP_OPEN, .ino = vn->ino, .len = (uint64_t)flags};
+        VFS_DISPATCH(sb, rc, c, sb->ops->open(vn, flags, &f->fh));
+        if (rc < 0) goto out_sb;
+    }
+    sb->active++;
+    vfs_sb_unlock(sb);
+    atomic_init(&f->refcount, 1);
+    pthread_mutex_init(&f->poslock, NULL);
+    f->ctx = ctx;
+    f->vn = vn;
+    f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW);
+    w.vn = NULL; /* the file keeps the reference */
+    rc = vfs_fd_alloc(ctx, f);
+    if (rc < 0) vfs_file_put(f);
+    f = NULL;
+    goto out_walk;
+out_sb:
+    vfs_sb_unlock(sb);
+out_walk:
+    free(f);
+    vfs_walk_done(&w);
+out_unlock:
+    pthread_rwlock_unlock(&ctx->ns_lock);
+    return rc;
+}
+
+int uvfs_close(struct uvfs *ctx, int fd)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = NULL;
+    pthread_mutex_lock(&ctx->fd_lock);
+    if (fd >= 0 && fd < ctx->nfds) {
+        f = ctx->fds[fd];
+        ctx->fds[fd] = NULL;
+    }
+    pthread_mutex_unlock(&ctx->fd_lock);
+    if (!f) return -EBADF;
+    return vfs_file_put(f);
+}
+
+/* ---- I/O ---- */
+
+static ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off)
+{
+    struct vfs_vnode *vn = f->vn;
+    struct vfs_sb *sb = vn->sb;
+    ssize_t rc;
+    if ((f->flags & O_ACCMODE) == O_WRONLY) return -EBADF;
+    if ((vn->mode & S_IFMT) == S_IFDIR) return -EISDIR;
+    if (!sb->ops->read) return -EINVAL;
+    if (n > VFS_IO_MAX) n = VFS_IO_MAX;
+    if (n == 0) return 0;
+    vfs_sb_lock(sb);
+    struct vfs_call c = {.op = UVFS_OP_READ, .ino = vn->ino, .off = off, .len = n};
+    VFS_DISPATCH(sb, rc, c, sb->ops->read(vn, f->fh, buf, n, off));
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
+/* Write at OFF, or at the end of the file when APPEND; *endp gets the offset
+ * after the data. */
+static ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off,
+                              int append, uint64_t *endp)
+{
+    struct vfs_vnode *vn = f->vn;
+    struct vfs_sb *sb = vn->sb;
+    ssize_t rc;
+    if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
+    if (!sb->ops->write) return -EROFS;
+    if (n > VFS_IO_MAX) n = VFS_IO_MAX;
+    vfs_sb_lock(sb);
+    if (append) {
+        struct uvfs_stat st;
+        rc = vfs_getattr_locked(vn, &st);
+        if (rc < 0) goto out;
+        off = st.size;
+    }
+    if (off + n < off || off + n > (uint64_t)INT64_MAX) {
+        rc = -EFBIG;
+        goto out;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto out;
+    }
+    struct vfs_call c = {.op = UVFS_OP_WRITE, .ino = vn->ino, .off = off, .len = n};
+    VFS_DISPATCH(sb, rc, c, sb->ops->write(vn, f->fh, buf, n, off));
+out:
+    vfs_sb_unlock(sb);
+    if (rc >= 0) *endp = off + (uint64_t)rc;
+    return rc;
+}
+
+ssize_t uvfs_read(struct uvfs *ctx, int fd, void *buf, size_t n)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    pthread_mutex_lock(&f->poslock);
+    ssize_t rc = vfs_file_read(f, buf, n, f->pos);
+    if (rc > 0) f->pos += (uint64_t)rc;
+    pthread_mutex_unlock(&f->poslock);
+    vfs_file_put(f);
+    return rc;
+}
+
+ssize_t uvfs_write(struct uvfs *ctx, int fd, const void *buf, size_t n)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    pthread_mutex_lock(&f->poslock);
+    uint64_t end = 0;
+    ssize_t rc = vfs_file_write(f, buf, n, f->pos, (f->flags & O_APPEND) != 0, &end);
+    if (rc >= 0) f->pos = end;
+    pthread_mutex_unlock(&f->poslock);
+    vfs_file_put(f);
+    return rc;
+}
+
+ssize_t uvfs_pread(struct uvfs *ctx, int fd, void *buf, size_t n, int64_t off)
+{
+    vfs_detail_clear();
+    if (off < 0) return -EINVAL;
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    ssize_t rc = vfs_file_read(f, buf, n, (uint64_t)off);
+    vfs_file_put(f);
+    return rc;
+}
+
+ssize_t uvfs_pwrite(struct uvfs *ctx, int fd, const void *buf, size_t n, int64_t off)
+{
+    vfs_detail_clear();
+    if (off < 0) return -EINVAL;
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    uint64_t end;
+    /* Like Linux: pwrite on an O_APPEND descriptor appends. */
+    ssize_t rc = vfs_file_write(f, buf, n, (uint64_t)off, (f->flags & O_APPEND) != 0, &end);
+    vfs_file_put(f);
+    return rc;
+}
+
+int64_t uvfs_lseek(struct uvfs *ctx, int fd, int64_t off, int whence)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    int64_t rc;
+    pthread_mutex_lock(&f->poslock);
+    int64_t base;
+    switch (whence) {
+    case SEEK_SET:
+        base = 0;
+        break;
+    case SEEK_CUR:
+        base = (int64_t)f->pos;
+        break;
+    case SEEK_END: {
+        struct uvfs_stat st;
+        rc = vfs_getattr(f->vn, &st);
+        if (rc < 0) goto out;
+        base = (int64_t)st.size;
+        break;
+    }
+    default:
+        rc = -EINVAL;
+        goto out;
+    }
+    if ((off > 0 && base > INT64_MAX - off)) {
+        rc = -EOVERFLOW;
+        goto out;
+    }
+    if (base + off < 0) {
+        rc = -EINVAL;
+        goto out;
+    }
+    f->pos = (uint64_t)(base + off);
+    rc = base + off;
+out:
+    pthread_mutex_unlock(&f->poslock);
+    vfs_file_put(f);
+    return rc;
+}
+
+int uvfs_fstat(struct uvfs *ctx, int fd, struct uvfs_stat *st)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    int rc = vfs_getattr(f->vn, st);
+    vfs_file_put(f);
+    return rc;
+}
+
+int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size)
+{
+    vfs_detail_clear();
+    if (size < 0) return -EINVAL;
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    int rc;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        rc = -EBADF;
+    else if ((f->vn->mode & S_IFMT) != S_IFREG)
+        rc = -EINVAL;
+    else {
+        struct vfs_setattr sa = {.mask = VFS_SET_SIZE, .size = (uint64_t)size};
+        vfs_sb_lock(f->vn->sb);
+        rc = vfs_setattr_locked(f->vn, &sa);
+        vfs_sb_unlock(f->vn->sb);
+    }
+    vfs_file_put(f);
+    return rc;
+}
+
+int uvfs_fsync(struct uvfs *ctx, int fd)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    struct vfs_vnode *vn = f->vn;
+    struct vfs_sb *sb = vn->sb;
+    int rc = 0;
+    vfs_sb_lock(sb);
+    if (sb->ops->fsync) {
+        struct vfs_call c = {.op = UVFS_OP_FSYNC, .ino = vn->ino};
+        VFS_DISPATCH(sb, rc, c, sb->ops->fsync(vn, f->fh, 0));
+    }
+    vfs_sb_unlock(sb);
+    vfs_file_put(f);
+    return rc;
+}
+
+/* ---- directories ---- */
+
+#define VFS_DIRBUF 64
+struct vfs_dirbuf_ent {
+    uint64_t ino, next;
+    unsigned char type;
+    char name[VFS_NAME_MAX + 1];
+};
+
+struct uvfs_dir {
+    struct uvfs *ctx;
+    struct vfs_vnode *vn; /* reference */
+    uint64_t parent_ino;
+    int state;            /* 0: ".", 1: "..", 2: driver entries */
+    uint64_t cookie;      /* resumes after the last entry handed out */
+    int eof;
+    int n, i;
+    struct vfs_dirbuf_ent buf[VFS_DIRBUF];
+};
+
+int uvfs_opendir(struct uvfs *ctx, const char *path, struct uvfs_dir **out)
+{
+    vfs_detail_clear();
+    struct vfs_walk w;
+    pthread_rwlock_rdlock(&ctx->ns_lock);
+    int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
+    if (rc < 0) goto out;
+    if ((w.vn->mode & S_IFMT) != S_IFDIR) {
+        rc = -ENOTDIR;
+        goto out;
+    }
+    struct uvfs_dir *d = calloc(1, sizeof *d);
+    if (!d) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* ".." as the walk would take it: across mount roots, never above "/". */
+    struct vfs_vnode *nsroot = vfs_ns_root(ctx), *up = w.vn;
+    vfs_vnode_get_unlocked(up);
+    if (vfs_step_up(ctx, nsroot, &up) == 0)
+        d->parent_ino = up->ino;
+    else
+        d->parent_ino = w.vn->ino;
+    vfs_vnode_put_unlocked(up);
+    vfs_vnode_put_unlocked(nsroot);
+    d->ctx = ctx;
+    d->vn = w.vn;
+    w.vn = NULL;
+    vfs_sb_lock(d->vn->sb);
+    d->vn->sb->active++;
+    vfs_sb_unlock(d->vn->sb);
+    *out = d;
+out:
+    vfs_walk_done(&w);
+    pthread_rwlock_unlock(&ctx->ns_lock);
+    return rc;
+}
+
+static int vfs_dir_fill(void *arg, const char *name, size_t namelen, uint64_t ino,
+                        unsigned char dtype, uint64_t next)
+{
+    struct uvfs_dir *d = arg;
+    if (d->n >= VFS_DIRBUF) return 1;
+    if (namelen == 0 || namelen > VFS_NAME_MAX) return 0; /* unrepresentable: skip it */
+    struct vfs_dirbuf_ent *e = &d->buf[d->n++];
+    memcpy(e->name, name, namelen);
+    e->name[namelen] = 0;
+    e->ino = ino;
+    e->type = dtype;
+    e->next = next;
+    return 0;
+}
+
+int uvfs_readdir(struct uvfs_dir *d, struct uvfs_dirent *ent)
+{
+    vfs_detail_clear();
+    if (!d) return -EBADF;
+    if (d->state < 2) {
+        memset(ent, 0, sizeof *ent);
+        ent->type = DT_DIR;
+        ent->ino = d->state == 0 ? d->vn->ino : d->parent_ino;
+        strcpy(ent->name, d->state == 0 ? "." : "..");
+        d->state++;
+        return 1;
+    }
+    if (d->i >= d->n) {
+        if (d->eof) return 0;
+        struct vfs_vnode *vn = d->vn;
+        struct vfs_sb *sb = vn->sb;
+        int rc;
+        d->n = d->i = 0;
+        if (!sb->ops->readdir) return -ENOTSUP;
+        vfs_sb_lock(sb);
+        struct vfs_call c = {.op = UVFS_OP_READDIR, .ino = vn->ino, .off = d->cookie};
+        VFS_DISPATCH(sb, rc, c, sb->ops->readdir(vn, d->cookie, vfs_dir_fill, d));
+        vfs_sb_unlock(sb);
+        if (rc < 0) return rc;
+        if (d->n < VFS_DIRBUF) d->eof = 1;
+        if (d->n == 0) return 0;
+    }
+    struct vfs_dirbuf_ent *e = &d->buf[d->i++];
+    ent->ino = e->ino;
+    ent->type = e->type;
+    memcpy(ent->name, e->name, sizeof ent->name);
+    d->cookie = e->next;
+    return 1;
+}
+
+int uvfs_closedir(struct uvfs_dir *d)
+{
+    if (!d) return -EBADF;
+    struct vfs_sb *sb = d->vn->sb;
+    vfs_sb_lock(sb);
+    sb->active--;
+    vfs_vnode_put(d->vn);
+    vfs_sb_unlock(sb);
+    free(d);
+    return 0;
+}
