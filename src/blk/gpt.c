@@ -215,6 +215,10 @@ static int blk_gpt_try(struct blk_dev *dev, uint32_t ss, struct blk_table *t, in
     if (rc == -ENOMEM) return rc;
     if (rc == 0) {
         *found = 1;
+        if (h.alt_lba >= nlba)
+            blk_table_warn(t, "GPT backup header at LBA %" PRIu64 " lies past the end of %s "
+                           "(%" PRIu64 " sectors): the image looks truncated", h.alt_lba,
+                           dev->name, nlba);
         rc = blk_gpt_parse(dev, ss, &h, array, t);
         free(array);
         return rc;
