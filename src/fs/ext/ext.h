@@ -1,0 +1,153 @@
+/*
+ * ext.h — private interface of the ext2/3/4 driver (libext2fs underneath).
+ *
+ * The driver is split by concern: io.c (io_manager over struct blk_dev),
+ * err.c (errcode_t -> errno, in one place), super.c (mount, features, sync,
+ * statfs), inode.c (inode <-> vnode, attributes, freeing), dir.c (lookup,
+ * readdir, namespace changes), file.c (read, write, truncate, readlink),
+ * xattr.c (extended attributes).
+ *
+ * Locking: the core holds sb->lock around every op, so nothing here locks;
+ * libext2fs is only ever used by one thread per filesystem at a time.
+ */
+#ifndef UVFS_EXT_H
+#define UVFS_EXT_H
+
+#include <ext2fs/ext2_fs.h>
+#include <ext2fs/ext2fs.h>
+
+#include "vfs.h"
+
+struct blk_dev;
+
+/* A directory's name index (built lazily for large directories) and its
+ * readdir snapshot. Both belong to the directory's ext_vnode. */
+struct ext_dname {
+    struct ext_dname *next;
+    uint32_t ino;
+    uint8_t ftype; /* EXT2_FT_* */
+    uint8_t len;
+    char name[];
+};
+struct ext_dindex {
+    struct ext_dname **buckets;
+    size_t nbuckets, count;
+};
+struct ext_snapent {
+    uint64_t pos; /* (block ordinal << 32) | offset in block */
+    uint32_t ino;
+    uint8_t dtype;
+    uint8_t len;
+    uint32_t name_off; /* into snap->names */
+};
+struct ext_snap {
+    uint64_t gen; /* dir generation when built */
+    size_t n, cap;
+    struct ext_snapent *ents;
+    char *names;
+    size_t names_len, names_cap;
+};
+
+struct ext_vnode {
+    struct vfs_vnode vn; /* first: the core allocates sb->vnode_size bytes */
+    uint64_t gen;        /* bumped on every change of this directory */
+    struct ext_snap *snap;     /* readdir snapshot or NULL; owned */
+    struct ext_dindex *dindex; /* name index or NULL; owned */
+    int unlinked;              /* we dropped the link count to 0: free at evict */
+};
+
+struct ext_sb {
+    struct vfs_sb sb; /* first */
+    ext2_filsys fs;
+    int rdonly;
+    int marked;   /* on-disk superblock says "not cleanly unmounted" */
+    unsigned long io_id; /* registry id of our io channel's device */
+};
+
+static inline struct ext_sb *ext_sb_of(struct vfs_sb *sb) { return (struct ext_sb *)sb; }
+static inline struct ext_sb *ext_sbv(struct vfs_vnode *vn) { return (struct ext_sb *)vn->sb; }
+static inline struct ext_vnode *ext_vn(struct vfs_vnode *vn) { return (struct ext_vnode *)vn; }
+static inline ext2_ino_t ext_ino(struct vfs_vnode *vn) { return (ext2_ino_t)vn->ino; }
+
+extern const struct vfs_fstype ext_fstype;
+extern const struct vfs_ops ext_ops;
+
+/* ---- io.c ---- */
+extern io_manager ext_io_manager;
+/* Register DEV for the io manager; *name (malloc'd, caller frees) is what
+ * ext2fs_open2 takes, *id identifies the slot for ext_io_unregister. */
+int ext_io_register(struct blk_dev *dev, char **name, unsigned long *id);
+void ext_io_unregister(unsigned long id);
+
+/* ---- err.c ---- */
+/* Translate a libext2fs error to a negative errno / -UVFS_E* and record a
+ * detail "WHAT: libext2fs message". The only place where codes are mapped. */
+int ext_err(errcode_t code, const char *fmt, ...) VFS_PRINTF(2, 3);
+int ext_errno(errcode_t code);
+
+/* ---- super.c ---- */
+/* Called before the first change after mount or sync: marks the on-disk
+ * superblock as not cleanly unmounted. */
+int ext_begin_write(struct ext_sb *es);
+
+/* ---- inode.c ---- */
+int ext_read_inode(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in);
+int ext_write_inode(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in);
+/* Get the vnode for INO (a new reference). */
+int ext_iget(struct ext_sb *es, ext2_ino_t ino, struct vfs_vnode **out);
+uint32_t ext_inode_uid(const struct ext2_inode_large *in);
+uint32_t ext_inode_gid(const struct ext2_inode_large *in);
+void ext_inode_set_uid(struct ext2_inode_large *in, uint32_t uid);
+void ext_inode_set_gid(struct ext2_inode_large *in, uint32_t gid);
+void ext_inode_set_times(struct ext_sb *es, struct ext2_inode_large *in, unsigned which,
+                         struct timespec ts);
+#define EXT_T_ATIME 1u
+#define EXT_T_MTIME 2u
+#define EXT_T_CTIME 4u
+#define EXT_T_CRTIME 8u
+/* Bump ctime (and mtime if MTIME) of INO to now. */
+int ext_touch(struct ext_sb *es, ext2_ino_t ino, int mtime);
+/* Free INO's blocks, xattrs and the inode itself (link count already 0). */
+int ext_inode_free(struct ext_sb *es, ext2_ino_t ino);
+/* A new inode buffer of the filesystem's inode size, zeroed, with the
+ * extra size set. */
+void ext_inode_init(struct ext_sb *es, struct ext2_inode_large *in, uint32_t mode,
+                    uint32_t uid, uint32_t gid);
+int ext_getattr(struct vfs_vnode *vn, struct uvfs_stat *st);
+int ext_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa);
+void ext_evict(struct vfs_vnode *vn);
+/* Write a freshly allocated inode (the rest of the on-disk inode zeroed). */
+int ext_write_new_inode(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in);
+
+/* ---- dir.c ---- */
+int ext_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode **out);
+int ext_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, void *ctx);
+int ext_mknod(struct vfs_vnode *dir, const char *name, uint32_t mode, uint64_t rdev,
+              uint32_t uid, uint32_t gid, struct vfs_vnode **out);
+int ext_mkdir(struct vfs_vnode *dir, const char *name, uint32_t mode, uint32_t uid,
+              uint32_t gid, struct vfs_vnode **out);
+int ext_symlink(struct vfs_vnode *dir, const char *name, const char *target, uint32_t uid,
+                uint32_t gid, struct vfs_vnode **out);
+int ext_link(struct vfs_vnode *vn, struct vfs_vnode *dir, const char *name);
+int ext_unlink(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim);
+int ext_rmdir(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim);
+int ext_rename(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+               struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target);
+void ext_dir_forget(struct ext_vnode *ev);
+
+/* ---- file.c ---- */
+ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t off);
+ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uint64_t off);
+ssize_t ext_readlink(struct vfs_vnode *vn, char *buf, size_t size);
+int ext_fsync(struct vfs_vnode *vn, void *fh, int datasync);
+/* Set the size of regular file INO (grow with a hole, or shrink and free). */
+int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size);
+
+/* ---- xattr.c ---- */
+ssize_t ext_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size);
+int ext_setxattr(struct vfs_vnode *vn, const char *name, const void *value, size_t size,
+                 int flags);
+ssize_t ext_listxattr(struct vfs_vnode *vn, char *buf, size_t size);
+int ext_removexattr(struct vfs_vnode *vn, const char *name);
+
+#endif /* UVFS_EXT_H */

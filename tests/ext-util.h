@@ -1,0 +1,21 @@
+/*
+ * ext-util.h — helpers shared by the ext tests: images from mke2fs, e2fsck
+ * checks, seeded trees from gentree.py, mounting an image into a new context.
+ */
+#ifndef UVFS_EXT_UTIL_H
+#define UVFS_EXT_UTIL_H
+
+#include "uvfs.h"
+
+/* Build the seeded tree SEED in DIR (gentree.py; EXTRA are more options). */
+void ext_gentree(unsigned seed, const char *dir, const char *extra);
+/* mke2fs -q -F OPTS [-d TREE] IMG of SIZE_MB megabytes; fails the test on error. */
+void ext_mkimg(const char *img, unsigned size_mb, const char *opts, const char *tree);
+/* e2fsck -fn IMG: 0 when clean; prints e2fsck's output otherwise. */
+int ext_fsck(const char *img);
+/* A new context with IMG mounted at /mnt (FLAGS: UVFS_MOUNT_RDONLY). */
+struct uvfs *ext_mount(const char *img, unsigned flags);
+/* Skip unless mke2fs, e2fsck, debugfs and python3 are there. */
+void ext_need_tools(void);
+
+#endif
