@@ -384,6 +384,35 @@ T_TEST(host_changes_are_visible)
     free(host), free(out);
 }
 
+T_TEST(unlinked_open_file)
+{
+    char *host, *out;
+    struct uvfs *ctx = setup(&host, &out);
+    int fd = uvfs_open(ctx, "/h/tmpfile", O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_OK(fd);
+    T_EQ(uvfs_write(ctx, fd, "0123456789", 10), 10);
+    T_OK(uvfs_unlink(ctx, "/h/tmpfile"));
+    char *p = t_fmt("%s/tmpfile", host);
+    T_ASSERT(!host_exists(p));
+    struct uvfs_stat st;
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQ(st.nlink, 0);
+    T_EQU(st.size, 10);
+    T_OK(uvfs_ftruncate(ctx, fd, 4));
+    char buf[16];
+    T_EQ(uvfs_pread(ctx, fd, buf, sizeof buf, 0), 4);
+    T_MEMEQ(buf, "0123", 4);
+    /* a new file of the same name is another inode */
+    int fd2 = uvfs_open(ctx, "/h/tmpfile", O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_OK(fd2);
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQU(st.size, 4);
+    T_OK(uvfs_close(ctx, fd2));
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+    free(p), free(host), free(out);
+}
+
 T_TEST(readonly_mount_changes_nothing)
 {
     const char *T = t_tmpdir();
@@ -477,6 +506,13 @@ T_TEST(host_mount_point_not_crossed)
     int rc = uvfs_stat(ctx, "/h/mnt", &st);
     umount2(mp, MNT_DETACH);
     T_ERR(rc, -EXDEV);
+    /* a bind mount of the outside directory keeps st_dev: still refused */
+    T_ASSERT(mount(out, mp, NULL, MS_BIND, NULL) == 0);
+    rc = uvfs_stat(ctx, "/h/mnt/secret", &st);
+    int rc2 = uvfs_opendir(ctx, "/h/mnt", &(struct uvfs_dir *){NULL});
+    umount2(mp, MNT_DETACH);
+    T_ERR(rc, -EXDEV);
+    T_ERR(rc2, -EXDEV);
     T_OK(uvfs_free(ctx));
     free(mp), free(host), free(out);
 }

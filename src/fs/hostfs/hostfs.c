@@ -13,19 +13,26 @@
  *     a time with openat(O_PATH|O_NOFOLLOW), checking st_dev at each step;
  *   - a name inside a directory is then reached with *at(dirfd, name, ...),
  *     one component and AT_SYMLINK_NOFOLLOW / O_NOFOLLOW / O_EXCL;
- *   - operations on the vnode itself use the O_PATH descriptor: fstat/statx,
- *     fchownat/utimensat with AT_EMPTY_PATH, fchmodat2 (falling back to
- *     chmod of /proc/self/fd/N), readlinkat(fd, ""). Extended attributes go
- *     through /proc/self/fd/N with the *following* calls (getxattr, not
- *     lgetxattr): f*xattr refuse O_PATH descriptors, and the magic link lands
- *     on exactly the inode the descriptor holds (a symlink stays the symlink
- *     itself; nothing is resolved by name), so no host path is looked up.
+ *   - operations on the vnode itself use a descriptor of it: the host fd of
+ *     one of its open files if there is one (so fstat / ftruncate work on an
+ *     unlinked open file), else an O_PATH one opened as above. With it:
+ *     statx/fstat, fchownat/utimensat with AT_EMPTY_PATH, fchmodat2 (falling
+ *     back to chmod of /proc/self/fd/N), readlinkat(fd, ""), ftruncate.
+ *     Extended attributes go through /proc/self/fd/N with the *following*
+ *     calls (getxattr, not lgetxattr): f*xattr refuse O_PATH descriptors, and
+ *     the magic link lands on exactly the inode the descriptor holds (a
+ *     symlink stays the symlink itself; nothing is resolved by name), so no
+ *     host path is looked up.
  * Symlinks are never followed by hostfs: the core reads them and resolves the
  * target inside the namespace.
  *
- * Mount points below the root are not crossed: a name whose st_dev differs
- * from the root's gives -EXDEV (lookup), and openat2 refuses with
- * RESOLVE_NO_XDEV. So inode numbers (host st_ino) are unique in the sb.
+ * Mount points below the root are not crossed (we cannot see what they
+ * cover, so they are not shown as plain directories either): lookup of a name
+ * whose st_dev differs from the root's, or that is a mount root (bind mounts,
+ * STATX_ATTR_MOUNT_ROOT), gives -EXDEV, and openat2 refuses with
+ * RESOLVE_NO_XDEV. So inode numbers (host st_ino) are unique in the sb. (The
+ * fallback walk for kernels without openat2 checks st_dev only, so it would
+ * pass a same-device bind mount placed in the tree by the host's admin.)
  *
  * Device nodes are not opened (as a nodev mount: -EACCES); fifos and sockets
  * can be created and listed but not read or written.
@@ -73,14 +80,21 @@ struct hostfs_sb {
     int no_fchmodat2; /* the kernel lacks fchmodat2 */
 };
 
+struct hostfs_fh;
+
 struct hostfs_vnode {
     struct vfs_vnode v;
-    char *rel; /* path below the root, "" for the root; owned */
+    char *rel;            /* path below the root, "" for the root; owned */
+    struct hostfs_fh *fhs; /* open files of this vnode (not owned) */
 };
 
-/* Per-open state of a regular file. */
+/* Per-open state of a regular file, linked into its vnode's list so that
+ * attribute calls can use the descriptor (which still works after the name
+ * is gone, as POSIX wants for fstat / ftruncate of an unlinked file). */
 struct hostfs_fh {
+    struct hostfs_fh *next, *prev;
     int fd; /* owned */
+    int writable;
 };
 
 #define HOSTFS_SB(s) ((struct hostfs_sb *)(s))
@@ -176,6 +190,27 @@ static int hostfs_open_vn(struct vfs_vnode *vn, int flags, struct stat *st)
     return fd;
 }
 
+/* A descriptor for VN's inode: a descriptor of one of its open files when
+ * there is one (writable if NEED_WRITE), else a new one opened by path (O_PATH,
+ * or O_WRONLY if NEED_WRITE). *OWNED says whether the caller closes it. */
+static int hostfs_get_fd(struct vfs_vnode *vn, int need_write, int *owned)
+{
+    for (struct hostfs_fh *h = HOSTFS_V(vn)->fhs; h; h = h->next) {
+        if (!need_write || h->writable) {
+            *owned = 0;
+            return h->fd;
+        }
+    }
+    struct stat st;
+    *owned = 1;
+    return hostfs_open_vn(vn, need_write ? (O_WRONLY | O_NONBLOCK | O_NOCTTY) : O_PATH, &st);
+}
+
+static void hostfs_put_fd(int fd, int owned)
+{
+    if (owned && fd >= 0) close(fd);
+}
+
 /* Open directory vnode DIR as an O_PATH descriptor. */
 static int hostfs_open_dir(struct vfs_vnode *dir)
 {
@@ -221,9 +256,14 @@ static int hostfs_vget(struct hostfs_sb *hs, const struct stat *st, char *rel,
         return r;
     }
     /* A cached vnode takes the newest path: older ones may have been renamed
-     * on the host. (Hard links: any existing name of the inode will do.) */
-    free(HOSTFS_V(vn)->rel);
-    HOSTFS_V(vn)->rel = rel;
+     * on the host. (Hard links: any existing name of the inode will do.) The
+     * root keeps "". */
+    if (r == 0 && vn == hs->sb.root) {
+        free(rel);
+    } else {
+        free(HOSTFS_V(vn)->rel);
+        HOSTFS_V(vn)->rel = rel;
+    }
     vn->mode = st->st_mode;
     *out = vn;
     return 0;
@@ -234,7 +274,17 @@ static int hostfs_vget(struct hostfs_sb *hs, const struct stat *st, char *rel,
 static int hostfs_stat_at(struct hostfs_sb *hs, int dirfd, const char *name, struct stat *st)
 {
     if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) < 0) return -errno;
-    if (st->st_dev != hs->dev)
+    int mroot = st->st_dev != hs->dev;
+#ifdef STATX_ATTR_MOUNT_ROOT
+    /* a bind mount keeps st_dev: ask whether NAME is the root of a mount */
+    struct statx sx;
+    if (!mroot && S_ISDIR(st->st_mode) &&
+        statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &sx) == 0 &&
+        (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+        (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        mroot = 1;
+#endif
+    if (mroot)
         return vfs_detail(-EXDEV, "hostfs: \"%s\" is a host mount point (not crossed)", name);
     return 0;
 }
@@ -373,8 +423,14 @@ static int hostfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st)
 {
     struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
     const char *rel = HOSTFS_V(vn)->rel;
-    int fd = hostfs_open_beneath(hs, rel, O_PATH);
-    if (fd < 0) return vfs_detail(fd, "hostfs: \"%s\": %s", rel, strerror(-fd));
+    int owned = 1, fd;
+    if (HOSTFS_V(vn)->fhs) {
+        fd = HOSTFS_V(vn)->fhs->fd;
+        owned = 0;
+    } else {
+        fd = hostfs_open_beneath(hs, rel, O_PATH);
+        if (fd < 0) return vfs_detail(fd, "hostfs: \"%s\": %s", rel, strerror(-fd));
+    }
     struct statx sx;
     int r = 0;
     if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) <
@@ -403,7 +459,7 @@ static int hostfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st)
         st->btime = (struct timespec){sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec};
     vn->mode = sx.stx_mode;
 out:
-    close(fd);
+    hostfs_put_fd(fd, owned);
     return r;
 }
 
@@ -424,9 +480,13 @@ static int hostfs_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa)
 {
     struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
     struct stat st;
-    int fd = hostfs_open_vn(vn, O_PATH, &st);
+    int owned, fd = hostfs_get_fd(vn, 0, &owned);
     if (fd < 0) return fd;
     int r = 0;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
     if (sa->mask & VFS_SET_SIZE) {
         if (S_ISDIR(st.st_mode)) {
             r = -EISDIR;
@@ -436,15 +496,14 @@ static int hostfs_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa)
             r = -EINVAL;
             goto out;
         }
-        struct stat wst;
-        int wfd = hostfs_open_vn(vn, O_WRONLY | O_NONBLOCK | O_NOCTTY, &wst);
+        int wowned, wfd = hostfs_get_fd(vn, 1, &wowned);
         if (wfd < 0) {
             r = wfd;
             goto out;
         }
         if (sa->size > INT64_MAX) r = -EFBIG;
         else if (ftruncate(wfd, (off_t)sa->size) < 0) r = -errno;
-        close(wfd);
+        hostfs_put_fd(wfd, wowned);
         if (r < 0) goto out;
     }
     if (sa->mask & VFS_SET_MODE) {
@@ -475,7 +534,7 @@ static int hostfs_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa)
     /* VFS_SET_CTIME: the host sets ctime itself; an explicit value cannot be
      * stored. */
 out:
-    close(fd);
+    hostfs_put_fd(fd, owned);
     if (r < 0 && r != -ESTALE)
         vfs_detail(r, "hostfs: setattr \"%s\": %s", HOSTFS_V(vn)->rel, strerror(-r));
     return r;
@@ -495,6 +554,7 @@ static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn
 {
     struct stat st;
     int fd = hostfs_open_vn(dir, O_RDONLY | O_DIRECTORY, &st);
+    if (fd == -ENOENT) return 0; /* removed while open: nothing to list */
     if (fd < 0) return fd;
     int r = 0;
     char *buf = malloc(32768);
@@ -767,15 +827,22 @@ static int hostfs_open(struct vfs_vnode *vn, int flags, void **fh)
         return -ENOMEM;
     }
     h->fd = fd;
+    h->writable = acc != O_RDONLY;
+    h->prev = NULL;
+    h->next = HOSTFS_V(vn)->fhs;
+    if (h->next) h->next->prev = h;
+    HOSTFS_V(vn)->fhs = h;
     *fh = h;
     return 0;
 }
 
 static int hostfs_release(struct vfs_vnode *vn, void *fh)
 {
-    (void)vn;
     struct hostfs_fh *h = fh;
     if (!h) return 0;
+    if (h->prev) h->prev->next = h->next;
+    else HOSTFS_V(vn)->fhs = h->next;
+    if (h->next) h->next->prev = h->prev;
     int r = close(h->fd) < 0 ? -errno : 0;
     free(h);
     return r;
@@ -834,10 +901,9 @@ static int hostfs_fsync(struct vfs_vnode *vn, void *fh, int datasync)
 
 /* See the file comment: xattr calls go through /proc/self/fd/N of an O_PATH
  * descriptor of the vnode. */
-static int hostfs_xattr_path(struct vfs_vnode *vn, char *proc, size_t len)
+static int hostfs_xattr_path(struct vfs_vnode *vn, char *proc, size_t len, int *owned)
 {
-    struct stat st;
-    int fd = hostfs_open_vn(vn, O_PATH, &st);
+    int fd = hostfs_get_fd(vn, 0, owned);
     if (fd < 0) return fd;
     snprintf(proc, len, "/proc/self/fd/%d", fd);
     return fd;
@@ -853,11 +919,11 @@ static int hostfs_xattr_err(struct vfs_vnode *vn, int err)
 static ssize_t hostfs_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size)
 {
     char proc[64];
-    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    int owned, fd = hostfs_xattr_path(vn, proc, sizeof proc, &owned);
     if (fd < 0) return fd;
     ssize_t r = getxattr(proc, name, buf, size);
     int err = errno;
-    close(fd);
+    hostfs_put_fd(fd, owned);
     return r < 0 ? hostfs_xattr_err(vn, err) : r;
 }
 
@@ -865,33 +931,33 @@ static int hostfs_setxattr(struct vfs_vnode *vn, const char *name, const void *v
                            size_t size, int flags)
 {
     char proc[64];
-    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    int owned, fd = hostfs_xattr_path(vn, proc, sizeof proc, &owned);
     if (fd < 0) return fd;
     int r = setxattr(proc, name, value, size, flags);
     int err = errno;
-    close(fd);
+    hostfs_put_fd(fd, owned);
     return r < 0 ? hostfs_xattr_err(vn, err) : 0;
 }
 
 static ssize_t hostfs_listxattr(struct vfs_vnode *vn, char *buf, size_t size)
 {
     char proc[64];
-    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    int owned, fd = hostfs_xattr_path(vn, proc, sizeof proc, &owned);
     if (fd < 0) return fd;
     ssize_t r = listxattr(proc, buf, size);
     int err = errno;
-    close(fd);
+    hostfs_put_fd(fd, owned);
     return r < 0 ? hostfs_xattr_err(vn, err) : r;
 }
 
 static int hostfs_removexattr(struct vfs_vnode *vn, const char *name)
 {
     char proc[64];
-    int fd = hostfs_xattr_path(vn, proc, sizeof proc);
+    int owned, fd = hostfs_xattr_path(vn, proc, sizeof proc, &owned);
     if (fd < 0) return fd;
     int r = removexattr(proc, name);
     int err = errno;
-    close(fd);
+    hostfs_put_fd(fd, owned);
     return r < 0 ? hostfs_xattr_err(vn, err) : 0;
 }
 
