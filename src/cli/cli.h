@@ -1,0 +1,253 @@
+/*
+ * cli.h — shared declarations of the `uvfs` command-line tool.
+ *
+ * The CLI uses only the public API (uvfs.h). Its parts:
+ *   main.c     the command table, dispatch, --help / --version
+ *   loc.c      IMAGE[@PART]:PATH splitting, the session (one uvfs context,
+ *              one mount per distinct image), locations (host or image path)
+ *   fsops.c    one set of file operations over both host paths (plain
+ *              syscalls) and image paths (uvfs_*), so copy/remove/list code
+ *              does not care where a path lives
+ *   out.c      messages, JSON strings, human sizes, mode strings, times
+ *   cmd_*.c    the commands
+ *
+ * Adding a command (e.g. `mkfs`): write src/cli/cmd_mkfs.c defining
+ *     const struct cli_cmd cli_cmd_mkfs = { .name = "mkfs", .run = ..., ... };
+ * add one line `CLI_CMD(mkfs)` to CLI_COMMANDS below (the table in main.c and
+ * the declarations are both generated from it), and add the file to the
+ * source list in src/cli/meson.build.
+ */
+#ifndef UVFS_CLI_H
+#define UVFS_CLI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "uvfs.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* ---- the command table ---------------------------------------------------- */
+
+struct cli_cmd {
+    const char *name;
+    /* Run the command: ARGV[0] is the command name. Returns the exit status
+     * (0 ok, 1 failure, 2 usage error). */
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `uvfs --help` */
+    const char *help;    /* the full `uvfs CMD --help` text (starts with "Usage:") */
+    int hidden;          /* not listed by `uvfs --help` */
+};
+
+/* The commands, in the order `uvfs --help` lists them. */
+#define CLI_COMMANDS(CLI_CMD)                                                     \
+    CLI_CMD(info) CLI_CMD(ls) CLI_CMD(cat) CLI_CMD(cp) CLI_CMD(mv) CLI_CMD(rm)    \
+    CLI_CMD(mkdir) CLI_CMD(rmdir) CLI_CMD(ln) CLI_CMD(readlink) CLI_CMD(stat)     \
+    CLI_CMD(chmod) CLI_CMD(chown) CLI_CMD(touch) CLI_CMD(truncate) CLI_CMD(df)    \
+    CLI_CMD(tree) CLI_CMD(find) CLI_CMD(xattr) CLI_CMD(split)
+
+#define CLI_DECLARE(n) extern const struct cli_cmd cli_cmd_##n;
+CLI_COMMANDS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+/* Print "uvfs CMD: MSG\nTry 'uvfs CMD --help'.\n" to stderr; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* Print CMD's help to stdout; returns 0. */
+int cli_help(const struct cli_cmd *cmd);
+
+/* Option parsing helper around getopt_long: every command accepts --help.
+ * Returns the option character, -1 at the end of options, or '?' after a
+ * usage message has been printed (then the command returns 2). 'H' is
+ * reserved for --help (the help text has been printed; return 0). */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const struct cli_cmd *cmd);
+
+/* ---- splitting IMAGE[@PART]:PATH ------------------------------------------- */
+
+struct cli_split {
+    int is_image;
+    char *image; /* host path of the image file or device (malloc'd), or NULL */
+    char *part;  /* partition suffix ("2", "root") or NULL */
+    char *path;  /* host path, or the path inside the image, normalised and
+                    absolute ("/" for an empty path) (malloc'd) */
+};
+/*
+ * Decide whether ARG names a host path or a path inside an image:
+ *  - "./..." and anything without ':' is a host path;
+ *  - otherwise, with PREFIX the text before the first ':': if PREFIX is an
+ *    existing regular file or block device it is the image; else if PREFIX
+ *    is BASE@SUFFIX and BASE is one, BASE is the image and SUFFIX the
+ *    partition; else, if ARG exists on the host, it is a host path; else the
+ *    result is -ENOENT (or -EISDIR / -UVFS_EBADIMAGE when PREFIX names a
+ *    directory / something else), and out->image holds the name to report.
+ * Returns 0 or a negative error; free OUT with cli_split_free() either way.
+ */
+int cli_split_arg(const char *arg, struct cli_split *out);
+void cli_split_free(struct cli_split *s);
+/* Normalise a path inside an image: absolute, no "." / ".." / "//" (".." at
+ * the root stays at the root). Returns a malloc'd string. */
+char *cli_norm_path(const char *path);
+
+/* ---- the session ---------------------------------------------------------- */
+
+/* One mounted image (image file + partition). */
+struct cli_img {
+    char *image;   /* host path */
+    char *part;    /* partition suffix or NULL */
+    char *spec;    /* "image" or "image@part", for messages */
+    char *mnt;     /* mount point in the namespace ("/.img/0") */
+    dev_t dev;
+    ino_t ino;
+    int rw;        /* mount read-write */
+    int mounted;
+};
+
+/* A location: a host path or a path in a mounted image. */
+struct cli_loc {
+    int img;    /* index into cli.imgs, or -1 for the host */
+    char *path; /* host path, or the namespace path ("/.img/0/a/b") (malloc'd) */
+    char *disp; /* for messages: "disk.img:/a/b" or the host path (malloc'd) */
+};
+
+#define CLI_MAX_IMAGES 64
+/* Recursive commands stop (with ELOOP) below this many directory levels, so
+ * a corrupt image whose directories form a cycle cannot make them loop. */
+#define CLI_MAX_DEPTH 512
+
+struct cli_session {
+    struct uvfs *ctx;
+    struct cli_img imgs[CLI_MAX_IMAGES];
+    size_t nimgs;
+    int status; /* exit status so far (1 after any error) */
+    unsigned long nerrors; /* errors and warnings reported so far */
+};
+extern struct cli_session cli;
+
+/* Parse ARG into *LOC, registering its image (read-write if RW). The image is
+ * not mounted until cli_mount_all(). Errors are reported; returns 0 or -1. */
+int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc);
+/* Mount every registered image (creating the context). Reports errors;
+ * returns 0 or -1. */
+int cli_mount_all(void);
+/* A new location for NAME inside directory PARENT. */
+int cli_loc_child(const struct cli_loc *parent, const char *name, struct cli_loc *out);
+/* A copy of LOC. */
+int cli_loc_dup(const struct cli_loc *loc, struct cli_loc *out);
+void cli_loc_free(struct cli_loc *loc);
+/* Is LOC the root directory of its image? */
+int cli_loc_is_root(const struct cli_loc *loc);
+/* The path inside the image ("/a/b"), or the host path. Points into LOC. */
+const char *cli_loc_inner(const struct cli_loc *loc);
+/* Last path component of LOC ("/" for an image root, trailing slashes
+ * dropped): a malloc'd string, or NULL when out of memory. */
+char *cli_loc_base(const struct cli_loc *loc);
+/* Unmount everything (reporting flush errors), free the context; returns the
+ * final exit status (cli.status, or 1 if the flush failed). */
+int cli_finish(void);
+
+/* ---- file operations over host and image paths (fsops.c) -------------------
+ * All return >= 0 or a negative errno / -UVFS_E*. A failing image call keeps
+ * its uvfs_errdetail() for cli_err(); a failing host call clears it. */
+
+int cli_stat(const struct cli_loc *l, struct uvfs_stat *st);
+int cli_lstat(const struct cli_loc *l, struct uvfs_stat *st);
+int cli_open(const struct cli_loc *l, int flags, unsigned mode);
+int cli_close(const struct cli_loc *l, int fd);
+ssize_t cli_read(const struct cli_loc *l, int fd, void *buf, size_t n);
+/* Writes all N bytes (or fails). */
+ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n);
+int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st);
+int cli_ftruncate(const struct cli_loc *l, int fd, int64_t size);
+int cli_mkdir(const struct cli_loc *l, unsigned mode);
+int cli_mknod(const struct cli_loc *l, unsigned mode, uint64_t rdev);
+int cli_symlink(const char *target, const struct cli_loc *link);
+/* Returns a malloc'd NUL-terminated target in *out. */
+int cli_readlink(const struct cli_loc *l, char **out);
+/* Both in the same image (or both on the host): else -EXDEV. */
+int cli_link(const struct cli_loc *existing, const struct cli_loc *newl);
+int cli_rename(const struct cli_loc *from, const struct cli_loc *to);
+int cli_unlink(const struct cli_loc *l);
+int cli_rmdir(const struct cli_loc *l);
+int cli_chmod(const struct cli_loc *l, unsigned mode);
+/* Does not follow a final symlink. */
+int cli_lchown(const struct cli_loc *l, uint32_t uid, uint32_t gid);
+int cli_chown(const struct cli_loc *l, uint32_t uid, uint32_t gid);
+/* ts as for utimensat; NOFOLLOW: act on a symlink itself. */
+int cli_utimens(const struct cli_loc *l, const struct timespec ts[2], int nofollow);
+int cli_truncate(const struct cli_loc *l, int64_t size);
+int cli_statvfs(const struct cli_loc *l, struct uvfs_statvfs *st);
+ssize_t cli_getxattr(const struct cli_loc *l, const char *name, void *buf, size_t size,
+                     int nofollow);
+int cli_setxattr(const struct cli_loc *l, const char *name, const void *val, size_t size,
+                 int nofollow);
+ssize_t cli_listxattr(const struct cli_loc *l, char *buf, size_t size, int nofollow);
+int cli_removexattr(const struct cli_loc *l, const char *name, int nofollow);
+
+struct cli_dirent {
+    char *name; /* malloc'd */
+    unsigned char type; /* DT_* */
+    uint64_t ino;
+};
+/* Read directory L (without "." and ".."), sorted by name (bytewise). *out is
+ * a malloc'd array freed with cli_dirents_free(). */
+int cli_list_dir(const struct cli_loc *l, struct cli_dirent **out, size_t *count);
+void cli_dirents_free(struct cli_dirent *ents, size_t count);
+
+/* Remove L and, if it is a directory, everything below it (rm -r).
+ * Reports errors itself; returns 0 or -1. (cmd_ops.c) */
+int cli_remove_tree(const struct cli_loc *l, int depth);
+
+/* Print "uvfs: skipped WHERE: WHAT not supported (ENAME)" and count it as a
+ * failure (exit status 1). (cmd_cp.c) */
+void cli_skipped(const char *where, const char *what, int err);
+/* Is ERR a "the destination cannot hold this" error (ENOTSUP, ENOSYS, EPERM)? */
+int cli_is_unsupported(int err);
+
+/* ---- output helpers (out.c) ----------------------------------------------- */
+
+/* "uvfs: WHAT: reason (detail)" to stderr, sets cli.status = 1. */
+void cli_err(const char *what, int err);
+/* "uvfs: FMT" to stderr, sets cli.status = 1. */
+void cli_msg(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Remember / forget the detail of the last failing image call. */
+void cli_detail_save(void);
+void cli_detail_clear(void);
+
+/* Write S as a JSON string (with quotes). Bytes that are not valid UTF-8 are
+ * written as \udcXX (XX the byte: the "surrogateescape" convention of PEP 383,
+ * which Python's os.fsencode() turns back into the original byte); control
+ * characters as \u00XX; '"' and '\' escaped. */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_strn(FILE *f, const char *s, size_t n);
+/* "1.5 KiB": BUF of at least 32 bytes. */
+const char *cli_human(uint64_t bytes, char *buf, size_t size);
+/* "drwxr-xr-x" (10 chars + NUL) into BUF of at least 11 bytes. */
+const char *cli_mode_str(uint32_t mode, char *buf);
+/* "regular file", "directory", ... */
+const char *cli_type_name(uint32_t mode);
+/* One-letter type for JSON "type": "f" "d" "l" "c" "b" "p" "s" "?" */
+const char *cli_type_short(uint32_t mode);
+/* "2026-11-23 18:30:01.123456789 +0000" (local time). */
+const char *cli_time_str(const struct timespec *ts, char *buf, size_t size);
+/* Print S with non-printable bytes as \ooo (for names in text output). */
+void cli_print_name(FILE *f, const char *s);
+
+/* Print a copy-progress line when stderr is a terminal and the copy has run
+ * for over a second. cli_progress_add() counts bytes; cli_progress_end()
+ * clears the line. */
+void cli_progress_add(uint64_t bytes);
+void cli_progress_end(void);
+
+/* Parse a size with optional suffix (K, M, G, T = powers of 1024; KB, MB,
+ * GB, TB = powers of 1000). Returns 0 or -EINVAL. */
+int cli_parse_size(const char *s, int64_t *out);
+
+#endif /* UVFS_CLI_H */

@@ -1,0 +1,414 @@
+/*
+ * fsops.c — one set of file operations over both kinds of location: host
+ * paths go to plain host syscalls, image paths to the uvfs API on the
+ * session's context. Every function returns >= 0 or a negative error; a
+ * failing uvfs call saves its uvfs_errdetail() (cli_detail_save) and a
+ * failing host call clears it, so cli_err() prints the right detail.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define IMG(l) ((l)->img >= 0)
+
+/* Result of a uvfs call. */
+static long long cli_u(long long r)
+{
+    if (r < 0)
+        cli_detail_save();
+    return r;
+}
+
+/* Result of a host call that returns -1 and sets errno. */
+static long long cli_h(long long r)
+{
+    if (r < 0) {
+        int e = errno;
+        cli_detail_clear();
+        return -e;
+    }
+    return r;
+}
+
+static void cli_stat_from_host(const struct stat *s, struct uvfs_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->dev = s->st_dev;
+    st->ino = s->st_ino;
+    st->mode = s->st_mode;
+    st->nlink = (uint32_t)s->st_nlink;
+    st->uid = s->st_uid;
+    st->gid = s->st_gid;
+    st->rdev = s->st_rdev;
+    st->size = (uint64_t)s->st_size;
+    st->blocks = (uint64_t)s->st_blocks;
+    st->blksize = (uint32_t)s->st_blksize;
+    st->atime = s->st_atim;
+    st->mtime = s->st_mtim;
+    st->ctime = s->st_ctim;
+}
+
+int cli_stat(const struct cli_loc *l, struct uvfs_stat *st)
+{
+    struct stat s;
+    if (IMG(l))
+        return (int)cli_u(uvfs_stat(cli.ctx, l->path, st));
+    if (cli_h(stat(l->path, &s)) < 0)
+        return -errno;
+    cli_stat_from_host(&s, st);
+    return 0;
+}
+
+int cli_lstat(const struct cli_loc *l, struct uvfs_stat *st)
+{
+    struct stat s;
+    if (IMG(l))
+        return (int)cli_u(uvfs_lstat(cli.ctx, l->path, st));
+    if (cli_h(lstat(l->path, &s)) < 0)
+        return -errno;
+    cli_stat_from_host(&s, st);
+    return 0;
+}
+
+int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st)
+{
+    struct stat s;
+    if (IMG(l))
+        return (int)cli_u(uvfs_fstat(cli.ctx, fd, st));
+    if (cli_h(fstat(fd, &s)) < 0)
+        return -errno;
+    cli_stat_from_host(&s, st);
+    return 0;
+}
+
+int cli_open(const struct cli_loc *l, int flags, unsigned mode)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_open(cli.ctx, l->path, flags, mode));
+    return (int)cli_h(open(l->path, flags | O_CLOEXEC, (mode_t)mode));
+}
+
+int cli_close(const struct cli_loc *l, int fd)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_close(cli.ctx, fd));
+    return (int)cli_h(close(fd));
+}
+
+ssize_t cli_read(const struct cli_loc *l, int fd, void *buf, size_t n)
+{
+    ssize_t r;
+    if (IMG(l))
+        return (ssize_t)cli_u(uvfs_read(cli.ctx, fd, buf, n));
+    do
+        r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    return (ssize_t)cli_h(r);
+}
+
+ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r;
+        if (IMG(l)) {
+            r = (ssize_t)cli_u(uvfs_write(cli.ctx, fd, (const char *)buf + done, n - done));
+        } else {
+            r = write(fd, (const char *)buf + done, n - done);
+            if (r < 0 && errno == EINTR)
+                continue;
+            r = (ssize_t)cli_h(r);
+        }
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -EIO;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+int cli_ftruncate(const struct cli_loc *l, int fd, int64_t size)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_ftruncate(cli.ctx, fd, size));
+    return (int)cli_h(ftruncate(fd, (off_t)size));
+}
+
+int cli_mkdir(const struct cli_loc *l, unsigned mode)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_mkdir(cli.ctx, l->path, mode));
+    return (int)cli_h(mkdir(l->path, (mode_t)mode));
+}
+
+int cli_mknod(const struct cli_loc *l, unsigned mode, uint64_t rdev)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_mknod(cli.ctx, l->path, mode, rdev));
+    return (int)cli_h(mknod(l->path, (mode_t)mode, (dev_t)rdev));
+}
+
+int cli_symlink(const char *target, const struct cli_loc *link)
+{
+    if (IMG(link))
+        return (int)cli_u(uvfs_symlink(cli.ctx, target, link->path));
+    return (int)cli_h(symlink(target, link->path));
+}
+
+int cli_readlink(const struct cli_loc *l, char **out)
+{
+    size_t size = 256;
+    *out = NULL;
+    for (;;) {
+        char *buf = malloc(size + 1);
+        ssize_t r;
+        if (!buf)
+            return -ENOMEM;
+        if (IMG(l))
+            r = (ssize_t)cli_u(uvfs_readlink(cli.ctx, l->path, buf, size));
+        else
+            r = (ssize_t)cli_h(readlink(l->path, buf, size));
+        if (r < 0) {
+            free(buf);
+            return (int)r;
+        }
+        if ((size_t)r < size) {
+            buf[r] = '\0';
+            *out = buf;
+            return 0;
+        }
+        free(buf);
+        if (size >= 65536) {
+            cli_detail_clear();
+            return -ENAMETOOLONG;
+        }
+        size *= 4;
+    }
+}
+
+int cli_link(const struct cli_loc *existing, const struct cli_loc *newl)
+{
+    if (existing->img != newl->img) {
+        cli_detail_clear();
+        return -EXDEV;
+    }
+    if (IMG(newl))
+        return (int)cli_u(uvfs_link(cli.ctx, existing->path, newl->path));
+    return (int)cli_h(link(existing->path, newl->path));
+}
+
+int cli_rename(const struct cli_loc *from, const struct cli_loc *to)
+{
+    if (from->img != to->img) {
+        cli_detail_clear();
+        return -EXDEV;
+    }
+    if (IMG(to))
+        return (int)cli_u(uvfs_rename(cli.ctx, from->path, to->path));
+    return (int)cli_h(rename(from->path, to->path));
+}
+
+int cli_unlink(const struct cli_loc *l)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_unlink(cli.ctx, l->path));
+    return (int)cli_h(unlink(l->path));
+}
+
+int cli_rmdir(const struct cli_loc *l)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_rmdir(cli.ctx, l->path));
+    return (int)cli_h(rmdir(l->path));
+}
+
+int cli_chmod(const struct cli_loc *l, unsigned mode)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_chmod(cli.ctx, l->path, mode));
+    return (int)cli_h(chmod(l->path, (mode_t)mode));
+}
+
+int cli_lchown(const struct cli_loc *l, uint32_t uid, uint32_t gid)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_chown(cli.ctx, l->path, uid, gid, AT_SYMLINK_NOFOLLOW));
+    return (int)cli_h(lchown(l->path, (uid_t)uid, (gid_t)gid));
+}
+
+int cli_chown(const struct cli_loc *l, uint32_t uid, uint32_t gid)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_chown(cli.ctx, l->path, uid, gid, 0));
+    return (int)cli_h(chown(l->path, (uid_t)uid, (gid_t)gid));
+}
+
+int cli_utimens(const struct cli_loc *l, const struct timespec ts[2], int nofollow)
+{
+    if (IMG(l))
+        return (int)cli_u(
+            uvfs_utimens(cli.ctx, l->path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    return (int)cli_h(utimensat(AT_FDCWD, l->path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+}
+
+int cli_truncate(const struct cli_loc *l, int64_t size)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_truncate(cli.ctx, l->path, size));
+    return (int)cli_h(truncate(l->path, (off_t)size));
+}
+
+int cli_statvfs(const struct cli_loc *l, struct uvfs_statvfs *st)
+{
+    struct statvfs s;
+    if (IMG(l))
+        return (int)cli_u(uvfs_statvfs(cli.ctx, l->path, st));
+    if (cli_h(statvfs(l->path, &s)) < 0)
+        return -errno;
+    memset(st, 0, sizeof *st);
+    st->bsize = s.f_bsize;
+    st->frsize = s.f_frsize;
+    st->blocks = s.f_blocks;
+    st->bfree = s.f_bfree;
+    st->bavail = s.f_bavail;
+    st->files = s.f_files;
+    st->ffree = s.f_ffree;
+    st->favail = s.f_favail;
+    st->fsid = s.f_fsid;
+    st->namemax = s.f_namemax;
+    st->flags = s.f_flag;
+    return 0;
+}
+
+ssize_t cli_getxattr(const struct cli_loc *l, const char *name, void *buf, size_t size,
+                     int nofollow)
+{
+    if (IMG(l))
+        return (ssize_t)cli_u(uvfs_getxattr(cli.ctx, l->path, name, buf, size,
+                                            nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    return (ssize_t)cli_h(nofollow ? lgetxattr(l->path, name, buf, size)
+                                   : getxattr(l->path, name, buf, size));
+}
+
+int cli_setxattr(const struct cli_loc *l, const char *name, const void *val, size_t size,
+                 int nofollow)
+{
+    if (IMG(l))
+        return (int)cli_u(uvfs_setxattr(cli.ctx, l->path, name, val, size, 0,
+                                        nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    return (int)cli_h(nofollow ? lsetxattr(l->path, name, val, size, 0)
+                               : setxattr(l->path, name, val, size, 0));
+}
+
+ssize_t cli_listxattr(const struct cli_loc *l, char *buf, size_t size, int nofollow)
+{
+    if (IMG(l))
+        return (ssize_t)cli_u(
+            uvfs_listxattr(cli.ctx, l->path, buf, size, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    return (ssize_t)cli_h(nofollow ? llistxattr(l->path, buf, size)
+                                   : listxattr(l->path, buf, size));
+}
+
+int cli_removexattr(const struct cli_loc *l, const char *name, int nofollow)
+{
+    if (IMG(l))
+        return (int)cli_u(
+            uvfs_removexattr(cli.ctx, l->path, name, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    return (int)cli_h(nofollow ? lremovexattr(l->path, name) : removexattr(l->path, name));
+}
+
+/* ---- directories ------------------------------------------------------------ */
+
+void cli_dirents_free(struct cli_dirent *ents, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(ents[i].name);
+    free(ents);
+}
+
+static int cli_dirent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct cli_dirent *)a)->name, ((const struct cli_dirent *)b)->name);
+}
+
+static int cli_dirents_add(struct cli_dirent **ents, size_t *n, size_t *cap, const char *name,
+                           unsigned char type, uint64_t ino)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct cli_dirent *ne = realloc(*ents, nc * sizeof *ne);
+        if (!ne)
+            return -ENOMEM;
+        *ents = ne;
+        *cap = nc;
+    }
+    (*ents)[*n].name = strdup(name);
+    if (!(*ents)[*n].name)
+        return -ENOMEM;
+    (*ents)[*n].type = type;
+    (*ents)[*n].ino = ino;
+    (*n)++;
+    return 0;
+}
+
+int cli_list_dir(const struct cli_loc *l, struct cli_dirent **out, size_t *count)
+{
+    struct cli_dirent *ents = NULL;
+    size_t n = 0, cap = 0;
+    int r = 0;
+
+    *out = NULL;
+    *count = 0;
+    if (IMG(l)) {
+        struct uvfs_dir *d;
+        struct uvfs_dirent de;
+        r = (int)cli_u(uvfs_opendir(cli.ctx, l->path, &d));
+        if (r < 0)
+            return r;
+        while ((r = (int)cli_u(uvfs_readdir(d, &de))) > 0) {
+            if (!strcmp(de.name, ".") || !strcmp(de.name, ".."))
+                continue;
+            r = cli_dirents_add(&ents, &n, &cap, de.name, de.type, de.ino);
+            if (r < 0)
+                break;
+        }
+        uvfs_closedir(d);
+    } else {
+        DIR *d = opendir(l->path);
+        struct dirent *de;
+        if (!d)
+            return (int)cli_h(-1);
+        for (;;) {
+            errno = 0;
+            de = readdir(d);
+            if (!de) {
+                r = errno ? (int)cli_h(-1) : 0;
+                break;
+            }
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            r = cli_dirents_add(&ents, &n, &cap, de->d_name, de->d_type, de->d_ino);
+            if (r < 0)
+                break;
+        }
+        closedir(d);
+    }
+    if (r < 0) {
+        cli_dirents_free(ents, n);
+        return r;
+    }
+    if (n)
+        qsort(ents, n, sizeof *ents, cli_dirent_cmp);
+    *out = ents;
+    *count = n;
+    return 0;
+}

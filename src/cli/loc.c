@@ -1,0 +1,419 @@
+/*
+ * loc.c — where a command-line path lives: splitting IMAGE[@PART]:PATH, the
+ * session (one uvfs context per command, each distinct image + partition
+ * mounted once under /.img/N, read-only unless the command writes to it),
+ * locations, and the hidden `uvfs __split ARG` command that tests the
+ * splitter.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+struct cli_session cli;
+
+/* ---- splitting --------------------------------------------------------------- */
+
+char *cli_norm_path(const char *path)
+{
+    size_t len = strlen(path);
+    char *out = malloc(len + 2);
+    size_t o = 0;
+    const char *p = path;
+
+    if (!out)
+        return NULL;
+    out[o++] = '/';
+    while (*p) {
+        const char *e;
+        size_t n;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        e = strchr(p, '/');
+        n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 1 && p[0] == '.') {
+            /* skip */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            /* back to the previous '/', never above the root */
+            while (o > 1 && out[o - 1] != '/')
+                o--;
+            if (o > 1)
+                o--;
+        } else {
+            if (o > 1)
+                out[o++] = '/';
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* 1: a regular file or block device; 0: does not exist; -EISDIR / -UVFS_EBADIMAGE. */
+static int cli_is_image(const char *path)
+{
+    struct stat st;
+    if (!*path || stat(path, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        return 1;
+    return S_ISDIR(st.st_mode) ? -EISDIR : -UVFS_EBADIMAGE;
+}
+
+void cli_split_free(struct cli_split *s)
+{
+    free(s->image);
+    free(s->part);
+    free(s->path);
+    memset(s, 0, sizeof *s);
+}
+
+int cli_split_arg(const char *arg, struct cli_split *out)
+{
+    const char *colon = strchr(arg, ':');
+    char *prefix = NULL, *at;
+    struct stat st;
+    int r, err = 0;
+
+    memset(out, 0, sizeof *out);
+    if (!colon || strncmp(arg, "./", 2) == 0 || colon == arg)
+        goto host;
+    prefix = strndup(arg, (size_t)(colon - arg));
+    if (!prefix)
+        return -ENOMEM;
+    r = cli_is_image(prefix);
+    if (r == 1) {
+        out->image = prefix;
+        prefix = NULL;
+        goto image;
+    }
+    err = r;
+    at = strrchr(prefix, '@');
+    if (at && at != prefix && at[1]) {
+        char *base = strndup(prefix, (size_t)(at - prefix));
+        if (!base)
+            goto nomem;
+        r = cli_is_image(base);
+        if (r == 1) {
+            out->image = base;
+            out->part = strdup(at + 1);
+            if (!out->part)
+                goto nomem;
+            goto image;
+        }
+        if (err == 0) {
+            /* neither exists: report the name without the @suffix */
+            free(prefix);
+            prefix = base;
+            err = r;
+        } else {
+            free(base);
+        }
+    }
+    if (lstat(arg, &st) == 0)
+        goto host;
+    out->image = prefix;
+    prefix = NULL;
+    return err ? err : -ENOENT;
+image:
+    free(prefix);
+    out->is_image = 1;
+    out->path = cli_norm_path(colon + 1);
+    return out->path ? 0 : -ENOMEM;
+host:
+    free(prefix);
+    out->path = strdup(arg);
+    return out->path ? 0 : -ENOMEM;
+nomem:
+    free(prefix);
+    return -ENOMEM;
+}
+
+/* ---- the session --------------------------------------------------------------- */
+
+static int cli_img_register(const struct cli_split *sp, int rw)
+{
+    struct stat st;
+    struct cli_img *img;
+    size_t n;
+
+    if (stat(sp->image, &st) != 0)
+        return -errno;
+    for (size_t i = 0; i < cli.nimgs; i++) {
+        img = &cli.imgs[i];
+        if (img->dev == st.st_dev && img->ino == st.st_ino &&
+            ((!img->part && !sp->part) || (img->part && sp->part && !strcmp(img->part, sp->part)))) {
+            img->rw |= rw;
+            return (int)i;
+        }
+    }
+    if (cli.nimgs >= CLI_MAX_IMAGES)
+        return -EMFILE;
+    img = &cli.imgs[cli.nimgs];
+    memset(img, 0, sizeof *img);
+    n = strlen(sp->image) + (sp->part ? strlen(sp->part) + 1 : 0) + 1;
+    img->image = strdup(sp->image);
+    img->part = sp->part ? strdup(sp->part) : NULL;
+    img->spec = malloc(n);
+    img->mnt = malloc(32);
+    if (!img->image || (sp->part && !img->part) || !img->spec || !img->mnt) {
+        free(img->image);
+        free(img->part);
+        free(img->spec);
+        free(img->mnt);
+        return -ENOMEM;
+    }
+    snprintf(img->spec, n, "%s%s%s", sp->image, sp->part ? "@" : "", sp->part ? sp->part : "");
+    snprintf(img->mnt, 32, "/.img/%zu", cli.nimgs);
+    img->dev = st.st_dev;
+    img->ino = st.st_ino;
+    img->rw = rw;
+    return (int)cli.nimgs++;
+}
+
+int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc)
+{
+    struct cli_split sp;
+    int r = cli_split_arg(arg, &sp);
+    size_t n;
+
+    memset(loc, 0, sizeof *loc);
+    loc->img = -1;
+    if (r < 0) {
+        cli_err(sp.image ? sp.image : arg, r);
+        cli_split_free(&sp);
+        return -1;
+    }
+    if (!sp.is_image) {
+        loc->path = sp.path;
+        loc->disp = strdup(arg);
+        sp.path = NULL;
+        cli_split_free(&sp);
+        if (!loc->disp) {
+            cli_err(arg, -ENOMEM);
+            cli_loc_free(loc);
+            return -1;
+        }
+        return 0;
+    }
+    r = cli_img_register(&sp, rw);
+    if (r < 0) {
+        cli_err(sp.image, r);
+        cli_split_free(&sp);
+        return -1;
+    }
+    loc->img = r;
+    n = strlen(cli.imgs[r].mnt) + strlen(sp.path) + 1;
+    loc->path = malloc(n);
+    loc->disp = strdup(arg);
+    if (!loc->path || !loc->disp) {
+        cli_split_free(&sp);
+        cli_loc_free(loc);
+        cli_err(arg, -ENOMEM);
+        return -1;
+    }
+    if (strcmp(sp.path, "/") == 0)
+        snprintf(loc->path, n, "%s", cli.imgs[r].mnt);
+    else
+        snprintf(loc->path, n, "%s%s", cli.imgs[r].mnt, sp.path);
+    cli_split_free(&sp);
+    return 0;
+}
+
+int cli_mount_all(void)
+{
+    int r;
+
+    if (!cli.ctx) {
+        r = uvfs_new(&cli.ctx);
+        if (r < 0) {
+            cli_err("uvfs_new", r);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cli.nimgs; i++) {
+        struct cli_img *img = &cli.imgs[i];
+        if (img->mounted)
+            continue;
+        if (i == 0 || !cli.imgs[0].mounted) {
+            r = uvfs_mkdir(cli.ctx, "/.img", 0755);
+            if (r < 0 && r != -EEXIST) {
+                cli_err("/.img", r);
+                return -1;
+            }
+        }
+        r = uvfs_mkdir(cli.ctx, img->mnt, 0755);
+        if (r < 0 && r != -EEXIST) {
+            cli_err(img->mnt, r);
+            return -1;
+        }
+        r = uvfs_mount(cli.ctx, img->spec, img->mnt, NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY,
+                       NULL);
+        if (r < 0) {
+            cli_detail_save();
+            cli_err(img->spec, r);
+            return -1;
+        }
+        img->mounted = 1;
+    }
+    return 0;
+}
+
+int cli_finish(void)
+{
+    int r;
+
+    cli_progress_end();
+    if (cli.ctx) {
+        /* Unmount the written images one by one so a flush error names its
+         * image; uvfs_free() then flushes (and reports) whatever is left. */
+        for (size_t i = cli.nimgs; i-- > 0;) {
+            struct cli_img *img = &cli.imgs[i];
+            if (!img->mounted || !img->rw)
+                continue;
+            r = uvfs_umount(cli.ctx, img->mnt, 0);
+            if (r < 0) {
+                cli_detail_save();
+                cli_err(img->spec, r);
+            }
+            img->mounted = 0;
+        }
+        r = uvfs_free(cli.ctx);
+        cli.ctx = NULL;
+        if (r < 0) {
+            cli_detail_clear();
+            cli_err("closing images", r);
+        }
+    }
+    for (size_t i = 0; i < cli.nimgs; i++) {
+        free(cli.imgs[i].image);
+        free(cli.imgs[i].part);
+        free(cli.imgs[i].spec);
+        free(cli.imgs[i].mnt);
+    }
+    cli.nimgs = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_err("standard output", -errno);
+    }
+    return cli.status;
+}
+
+/* ---- locations ------------------------------------------------------------------ */
+
+void cli_loc_free(struct cli_loc *loc)
+{
+    free(loc->path);
+    free(loc->disp);
+    loc->path = loc->disp = NULL;
+}
+
+static char *cli_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    if (la == 0 || a[la - 1] != '/')
+        s[la++] = '/';
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+int cli_loc_child(const struct cli_loc *parent, const char *name, struct cli_loc *out)
+{
+    out->img = parent->img;
+    out->path = cli_join(parent->path, name);
+    out->disp = cli_join(parent->disp, name); /* "img:" + "x" -> "img:/x" */
+    if (!out->path || !out->disp) {
+        cli_loc_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int cli_loc_dup(const struct cli_loc *loc, struct cli_loc *out)
+{
+    out->img = loc->img;
+    out->path = strdup(loc->path);
+    out->disp = strdup(loc->disp);
+    if (!out->path || !out->disp) {
+        cli_loc_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+const char *cli_loc_inner(const struct cli_loc *loc)
+{
+    if (loc->img < 0)
+        return loc->path;
+    const char *p = loc->path + strlen(cli.imgs[loc->img].mnt);
+    return *p ? p : "/";
+}
+
+int cli_loc_is_root(const struct cli_loc *loc)
+{
+    return loc->img >= 0 && strcmp(cli_loc_inner(loc), "/") == 0;
+}
+
+char *cli_loc_base(const struct cli_loc *loc)
+{
+    const char *p = cli_loc_inner(loc);
+    size_t n = strlen(p);
+    const char *s;
+
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    if (n == 1 && p[0] == '/')
+        return strdup("/");
+    s = p + n;
+    while (s > p && s[-1] != '/')
+        s--;
+    return strndup(s, (size_t)(p + n - s));
+}
+
+/* ---- uvfs __split ARG ------------------------------------------------------------- */
+
+static int cli_split_run(int argc, char **argv)
+{
+    int c, rc = 0;
+
+    while ((c = cli_getopt(argc, argv, "", NULL, &cli_cmd_split)) != -1) {
+        if (c == 'H')
+            return 0;
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        struct cli_split sp;
+        int r = cli_split_arg(argv[i], &sp);
+        if (r < 0) {
+            printf("error\t%s\t%s\n", uvfs_err_name(r), sp.image ? sp.image : "");
+            rc = 1;
+        } else if (sp.is_image) {
+            printf("image\t%s\t%s\t%s\n", sp.image, sp.part ? sp.part : "", sp.path);
+        } else {
+            printf("host\t%s\n", sp.path);
+        }
+        cli_split_free(&sp);
+    }
+    return rc;
+}
+
+const struct cli_cmd cli_cmd_split = {
+    .name = "__split",
+    .run = cli_split_run,
+    .summary = "show how arguments are split (for tests)",
+    .help = "Usage: uvfs __split ARG...\n"
+            "Print, for each ARG, \"host<TAB>PATH\", \"image<TAB>IMAGE<TAB>PART<TAB>PATH\"\n"
+            "or \"error<TAB>ERRNAME<TAB>NAME\".\n",
+    .hidden = 1,
+};
