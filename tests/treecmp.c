@@ -226,12 +226,14 @@ static void tc_entry(struct tc *t, const char *up, const char *hp)
         tc_diff(t, "%s: type 0%o, the host 0%o", up, us.mode & S_IFMT, hs.st_mode & S_IFMT);
         return;
     }
+    unsigned mmask = (t->flags & TREECMP_MODE_0777) ? 0777 : 07777;
+    int link_attr = !S_ISLNK(hs.st_mode) || !(t->flags & TREECMP_NO_LINK_ATTR);
     if (!(t->flags & TREECMP_NO_MODE) && !S_ISLNK(hs.st_mode) &&
-        (hs.st_mode & 07777) != (us.mode & 07777))
+        (hs.st_mode & mmask) != (us.mode & mmask))
         tc_diff(t, "%s: mode 0%o, the host 0%o", up, us.mode & 07777, hs.st_mode & 07777);
-    if (!(t->flags & TREECMP_NO_OWNER) && (hs.st_uid != us.uid || hs.st_gid != us.gid))
+    if (!(t->flags & TREECMP_NO_OWNER) && link_attr && (hs.st_uid != us.uid || hs.st_gid != us.gid))
         tc_diff(t, "%s: owner %u:%u, the host %u:%u", up, us.uid, us.gid, hs.st_uid, hs.st_gid);
-    if (!(S_ISDIR(hs.st_mode) && (t->flags & TREECMP_NO_DIR_MTIME)) &&
+    if (!(S_ISDIR(hs.st_mode) && (t->flags & TREECMP_NO_DIR_MTIME)) && link_attr &&
         !tc_mtime_eq(t->flags, us.mtime, hs.st_mtim))
         tc_diff(t, "%s: mtime %lld.%09ld, the host %lld.%09ld", up, (long long)us.mtime.tv_sec,
                 us.mtime.tv_nsec, (long long)hs.st_mtim.tv_sec, hs.st_mtim.tv_nsec);
@@ -273,6 +275,21 @@ static void tc_entry(struct tc *t, const char *up, const char *hp)
     }
 }
 
+/* A host entry the uvfs side may lack under TREECMP_NO_SPECIAL. */
+static int tc_host_special(struct tc *t, const char *hp, const char *name)
+{
+    struct stat st;
+    char *p = NULL;
+    int special = 0;
+    if (!(t->flags & TREECMP_NO_SPECIAL)) return 0;
+    if (asprintf(&p, "%s/%s", hp, name) < 0) abort();
+    if (lstat(p, &st) == 0)
+        special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+                  S_ISSOCK(st.st_mode);
+    free(p);
+    return special;
+}
+
 static int tc_namecmp(unsigned flags, const char *a, const char *b)
 {
     return (flags & TREECMP_CASELESS) ? strcasecmp(a, b) : strcmp(a, b);
@@ -298,7 +315,7 @@ static void tc_walk(struct tc *t, const char *up, const char *hp, int top)
             for (j = 0; j < un.n; j++)
                 if (un.v[j] && tc_namecmp(t->flags, hn.v[i], un.v[j]) == 0) break;
             if (j == un.n) {
-                tc_diff(t, "%s/%s: missing", up, hn.v[i]);
+                if (!tc_host_special(t, hp, hn.v[i])) tc_diff(t, "%s/%s: missing", up, hn.v[i]);
                 continue;
             }
             char *u = NULL, *h = NULL;
@@ -320,7 +337,7 @@ static void tc_walk(struct tc *t, const char *up, const char *hp, int top)
     while (i < hn.n || j < un.n) {
         int c = i == hn.n ? 1 : j == un.n ? -1 : strcmp(hn.v[i], un.v[j]);
         if (c < 0) {
-            tc_diff(t, "%s/%s: missing", up, hn.v[i]);
+            if (!tc_host_special(t, hp, hn.v[i])) tc_diff(t, "%s/%s: missing", up, hn.v[i]);
             i++;
         } else if (c > 0) {
             if (!(top && (t->flags & TREECMP_LOST_FOUND) && strcmp(un.v[j], "lost+found") == 0))

@@ -20,6 +20,8 @@
 #define TREECMP_CASELESS 0x200u    /* match names case-insensitively (FAT) */
 #define TREECMP_QUIET 0x400u       /* print nothing */
 #define TREECMP_NO_SPECIAL 0x800u  /* host fifos/devices/sockets are not expected */
+#define TREECMP_NO_LINK_ATTR 0x1000u /* skip owner and mtime of symlinks */
+#define TREECMP_MODE_0777 0x2000u  /* compare only the 0777 permission bits */
 
 /* Compare UVFS_DIR (a path in CTX's namespace) with HOST_DIR recursively:
  * names, types, bytes of regular files, permission bits, uid/gid, mtimes (as
