@@ -51,24 +51,13 @@ int uvfs_lstat(struct uvfs *ctx, const char *path, struct uvfs_stat *st)
     return vfs_stat_common(ctx, path, st, 0);
 }
 
-static int vfs_setattr_path(struct uvfs *ctx, const char *path, unsigned wflags,
-                            struct vfs_setattr *sa)
+int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa)
 {
-    struct vfs_walk w;
-    API_BEGIN(ctx);
-    int rc = vfs_walk(ctx, path, wflags, &w);
-    if (rc < 0) goto out;
-    struct vfs_vnode *vn = w.vn;
     struct vfs_sb *sb = vn->sb;
+    int rc;
     if (sa->mask & VFS_SET_SIZE) {
-        if (vfs_is_dir(vn)) {
-            rc = -EISDIR;
-            goto out;
-        }
-        if ((vn->mode & S_IFMT) != S_IFREG) {
-            rc = -EINVAL;
-            goto out;
-        }
+        if (vfs_is_dir(vn)) return -EISDIR;
+        if ((vn->mode & S_IFMT) != S_IFREG) return -EINVAL;
     }
     vfs_sb_lock(sb);
     if (!sb->ops->setattr) {
@@ -78,7 +67,16 @@ static int vfs_setattr_path(struct uvfs *ctx, const char *path, unsigned wflags,
         VFS_DISPATCH(sb, rc, c, sb->ops->setattr(vn, sa));
     }
     vfs_sb_unlock(sb);
-out:
+    return rc;
+}
+
+static int vfs_setattr_path(struct uvfs *ctx, const char *path, unsigned wflags,
+                            struct vfs_setattr *sa)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, wflags, &w);
+    if (rc == 0) rc = vfs_setattr_vn(w.vn, sa);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -148,24 +146,29 @@ int uvfs_utimens(struct uvfs *ctx, const char *path, const struct timespec ts[2]
     return vfs_setattr_path(ctx, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &sa);
 }
 
+int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st)
+{
+    struct vfs_sb *sb = vn->sb;
+    int rc = 0;
+    memset(st, 0, sizeof *st);
+    vfs_sb_lock(sb);
+    if (sb->ops->statfs) {
+        struct vfs_call c = {.op = UVFS_OP_STATFS};
+        VFS_DISPATCH(sb, rc, c, sb->ops->statfs(sb, st));
+    }
+    if (vfs_sb_readonly(sb)) st->flags |= ST_RDONLY;
+    if (!st->fsid) st->fsid = sb->dev_id;
+    if (!st->namemax) st->namemax = VFS_NAME_MAX;
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
 int uvfs_statvfs(struct uvfs *ctx, const char *path, struct uvfs_statvfs *st)
 {
     struct vfs_walk w;
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
-    if (rc == 0) {
-        struct vfs_sb *sb = w.vn->sb;
-        memset(st, 0, sizeof *st);
-        vfs_sb_lock(sb);
-        if (sb->ops->statfs) {
-            struct vfs_call c = {.op = UVFS_OP_STATFS};
-            VFS_DISPATCH(sb, rc, c, sb->ops->statfs(sb, st));
-        }
-        if (vfs_sb_readonly(sb)) st->flags |= ST_RDONLY;
-        if (!st->fsid) st->fsid = sb->dev_id;
-        if (!st->namemax) st->namemax = VFS_NAME_MAX;
-        vfs_sb_unlock(sb);
-    }
+    if (rc == 0) rc = vfs_statfs_vn(w.vn, st);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -195,11 +198,8 @@ int uvfs_sync(struct uvfs *ctx)
 
 /* ---- creating names ---- */
 
-enum vfs_mk { VFS_MK_DIR, VFS_MK_NOD, VFS_MK_SYMLINK, VFS_MK_LINK };
-
-/* Make NAME in W->parent (walked with VFS_WALK_PARENT). */
-static int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mode,
-                    uint64_t rdev, const char *target, struct vfs_vnode *linkto)
+int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mode,
+             uint64_t rdev, const char *target, struct vfs_vnode *linkto, struct vfs_vnode **out)
 {
     if (w->vn || !w->parent || !w->name[0] || strcmp(w->name, ".") == 0 || strcmp(w->name, "..") == 0)
         return -EEXIST;
@@ -270,7 +270,10 @@ static int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsi
     if (rc > 0) rc = 0;
     if (sb->flags & VFS_SB_CASELESS) vfs_dcache_drop_children(dir, 1);
     vfs_dcache_add(dir, w->name, vn);
-    vfs_vnode_put(vn);
+    if (out)
+        *out = vn;
+    else
+        vfs_vnode_put(vn);
 out:
     vfs_sb_unlock(sb);
     return rc;
@@ -281,7 +284,7 @@ int uvfs_mkdir(struct uvfs *ctx, const char *path, unsigned mode)
     struct vfs_walk w;
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
-    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_DIR, mode, 0, NULL, NULL);
+    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_DIR, mode, 0, NULL, NULL, NULL);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -303,7 +306,7 @@ int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint64_t dev)
     struct vfs_walk w;
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
-    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_NOD, mode & (S_IFMT | 07777), dev, NULL, NULL);
+    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_NOD, mode & (S_IFMT | 07777), dev, NULL, NULL, NULL);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -318,7 +321,7 @@ int uvfs_symlink(struct uvfs *ctx, const char *target, const char *linkpath)
     struct vfs_walk w;
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, linkpath, VFS_WALK_PARENT, &w);
-    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_SYMLINK, 0777, 0, target, NULL);
+    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_SYMLINK, 0777, 0, target, NULL, NULL);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -335,11 +338,23 @@ int uvfs_link(struct uvfs *ctx, const char *existing, const char *newpath)
         goto out;
     }
     rc = vfs_walk(ctx, newpath, VFS_WALK_PARENT, &w);
-    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_LINK, 0, 0, NULL, src.vn);
+    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_LINK, 0, 0, NULL, src.vn, NULL);
 out:
     vfs_walk_done(&w);
     vfs_walk_done(&src);
     API_END(ctx);
+    return rc;
+}
+
+ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size)
+{
+    struct vfs_sb *sb = vn->sb;
+    ssize_t rc;
+    if ((vn->mode & S_IFMT) != S_IFLNK || !sb->ops->readlink) return -EINVAL;
+    vfs_sb_lock(sb);
+    struct vfs_call c = {.op = UVFS_OP_READLINK, .ino = vn->ino};
+    VFS_DISPATCH(sb, rc, c, sb->ops->readlink(vn, buf, size));
+    vfs_sb_unlock(sb);
     return rc;
 }
 
@@ -350,16 +365,7 @@ ssize_t uvfs_readlink(struct uvfs *ctx, const char *path, char *buf, size_t size
     API_BEGIN(ctx);
     ssize_t rc = vfs_walk(ctx, path, 0, &w);
     if (rc < 0) goto out;
-    struct vfs_vnode *vn = w.vn;
-    struct vfs_sb *sb = vn->sb;
-    if ((vn->mode & S_IFMT) != S_IFLNK || !sb->ops->readlink) {
-        rc = -EINVAL;
-        goto out;
-    }
-    vfs_sb_lock(sb);
-    struct vfs_call c = {.op = UVFS_OP_READLINK, .ino = vn->ino};
-    VFS_DISPATCH(sb, rc, c, sb->ops->readlink(vn, tmp, sizeof tmp));
-    vfs_sb_unlock(sb);
+    rc = vfs_readlink_vn(w.vn, tmp, sizeof tmp);
     if (rc < 0) goto out;
     if ((size_t)rc > sizeof tmp) rc = sizeof tmp;
     size_t n = (size_t)rc < size ? (size_t)rc : size;
@@ -393,12 +399,10 @@ static int vfs_dir_empty_locked(struct vfs_vnode *vn)
     return !any;
 }
 
-int uvfs_unlink(struct uvfs *ctx, const char *path)
+int vfs_unlink_at(struct vfs_walk *wp)
 {
-    struct vfs_walk w;
-    API_BEGIN(ctx);
-    int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
-    if (rc < 0) goto out;
+    struct vfs_walk w = *wp; /* the caller keeps the references */
+    int rc = 0;
     if (!w.parent || !w.name[0] || strcmp(w.name, ".") == 0 || strcmp(w.name, "..") == 0) {
         rc = -EISDIR;
         goto out;
@@ -432,17 +436,24 @@ int uvfs_unlink(struct uvfs *ctx, const char *path)
     }
     vfs_sb_unlock(sb);
 out:
+    return rc;
+}
+
+int uvfs_unlink(struct uvfs *ctx, const char *path)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
+    if (rc == 0) rc = vfs_unlink_at(&w);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
 }
 
-int uvfs_rmdir(struct uvfs *ctx, const char *path)
+int vfs_rmdir_at(struct vfs_walk *wp)
 {
-    struct vfs_walk w;
-    API_BEGIN(ctx);
-    int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
-    if (rc < 0) goto out;
+    struct vfs_walk w = *wp; /* the caller keeps the references */
+    int rc = 0;
     if (strcmp(w.name, ".") == 0) {
         rc = -EINVAL;
         goto out;
@@ -466,7 +477,7 @@ int uvfs_rmdir(struct uvfs *ctx, const char *path)
     struct vfs_vnode *dir = w.parent, *vn = w.vn;
     struct vfs_sb *sb = dir->sb;
     if (vn->sb != sb) {
-        rc = vfs_detail(-EBUSY, "%s is a mount point", path);
+        rc = vfs_detail(-EBUSY, "%s is a mount point", w.name);
         goto out;
     }
     vfs_sb_lock(sb);
@@ -490,6 +501,15 @@ int uvfs_rmdir(struct uvfs *ctx, const char *path)
 out_sb:
     vfs_sb_unlock(sb);
 out:
+    return rc;
+}
+
+int uvfs_rmdir(struct uvfs *ctx, const char *path)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
+    if (rc == 0) rc = vfs_rmdir_at(&w);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;
@@ -527,15 +547,11 @@ int uvfs_rename(struct uvfs *ctx, const char *from, const char *to)
     return uvfs_rename2(ctx, from, to, 0);
 }
 
-int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned flags)
+int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
 {
-    struct vfs_walk a, b = {0};
+    struct vfs_walk a = *ap, b = *bp; /* the caller keeps the references */
+    int rc = 0;
     if (flags & ~RENAME_NOREPLACE) return -EINVAL;
-    API_BEGIN(ctx);
-    int rc = vfs_walk(ctx, from, VFS_WALK_PARENT, &a);
-    if (rc < 0) goto out;
-    rc = vfs_walk(ctx, to, VFS_WALK_PARENT, &b);
-    if (rc < 0) goto out;
     if (!a.parent || !a.name[0] || !b.parent || !b.name[0]) {
         rc = -EBUSY;
         goto out;
@@ -616,6 +632,17 @@ int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned fl
 out_sb:
     vfs_sb_unlock(sb);
 out:
+    return rc;
+}
+
+int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned flags)
+{
+    struct vfs_walk a, b = {0};
+    if (flags & ~RENAME_NOREPLACE) return -EINVAL;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, from, VFS_WALK_PARENT, &a);
+    if (rc == 0) rc = vfs_walk(ctx, to, VFS_WALK_PARENT, &b);
+    if (rc == 0) rc = vfs_rename_at(&a, &b, flags);
     vfs_walk_done(&b);
     vfs_walk_done(&a);
     API_END(ctx);
@@ -631,27 +658,87 @@ static int vfs_xattr_name_check(const char *name)
     return 0;
 }
 
+ssize_t vfs_getxattr_vn(struct vfs_vnode *vn, const char *name, void *buf, size_t size)
+{
+    struct vfs_sb *sb = vn->sb;
+    ssize_t rc = vfs_xattr_name_check(name);
+    if (rc < 0) return rc;
+    vfs_sb_lock(sb);
+    if (!sb->ops->getxattr) {
+        rc = -ENOTSUP;
+    } else {
+        struct vfs_call c = {.op = UVFS_OP_GETXATTR, .ino = vn->ino, .name = name, .len = size};
+        VFS_DISPATCH(sb, rc, c, sb->ops->getxattr(vn, name, buf, size));
+    }
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
+int vfs_setxattr_vn(struct vfs_vnode *vn, const char *name, const void *value, size_t size,
+                    int xflags)
+{
+    struct vfs_sb *sb = vn->sb;
+    int rc = vfs_xattr_name_check(name);
+    if (rc < 0) return rc;
+    if (size > VFS_XATTR_SIZE_MAX) return -E2BIG;
+    if (xflags & ~(XATTR_CREATE | XATTR_REPLACE)) return -EINVAL;
+    vfs_sb_lock(sb);
+    if (!sb->ops->setxattr) {
+        rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
+    } else {
+        struct vfs_call c = {.op = UVFS_OP_SETXATTR, .ino = vn->ino, .name = name, .len = size};
+        VFS_DISPATCH(sb, rc, c, sb->ops->setxattr(vn, name, value, size, xflags));
+    }
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
+ssize_t vfs_listxattr_vn(struct vfs_vnode *vn, char *buf, size_t size)
+{
+    struct vfs_sb *sb = vn->sb;
+    ssize_t rc = 0; /* no list op: no attributes */
+    vfs_sb_lock(sb);
+    if (sb->ops->listxattr) {
+        struct vfs_call c = {.op = UVFS_OP_LISTXATTR, .ino = vn->ino, .len = size};
+        VFS_DISPATCH(sb, rc, c, sb->ops->listxattr(vn, buf, size));
+    }
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
+int vfs_removexattr_vn(struct vfs_vnode *vn, const char *name)
+{
+    struct vfs_sb *sb = vn->sb;
+    int rc = vfs_xattr_name_check(name);
+    if (rc < 0) return rc;
+    vfs_sb_lock(sb);
+    if (!sb->ops->removexattr) {
+        rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
+    } else {
+        struct vfs_call c = {.op = UVFS_OP_REMOVEXATTR, .ino = vn->ino, .name = name};
+        VFS_DISPATCH(sb, rc, c, sb->ops->removexattr(vn, name));
+    }
+    vfs_sb_unlock(sb);
+    return rc;
+}
+
+/* Walk PATH for an xattr call (following symlinks unless AT_SYMLINK_NOFOLLOW). */
+#define VFS_XATTR_PATH(ctx, path, flags, w, rc, call)                                  \
+    do {                                                                                 \
+        if ((flags) & ~AT_SYMLINK_NOFOLLOW) return -EINVAL;                              \
+        API_BEGIN(ctx);                                                                  \
+        (rc) = vfs_walk((ctx), (path), ((flags) & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &(w)); \
+        if ((rc) == 0) (rc) = (call);                                                    \
+        vfs_walk_done(&(w));                                                             \
+        API_END(ctx);                                                                    \
+    } while (0)
+
 ssize_t uvfs_getxattr(struct uvfs *ctx, const char *path, const char *name, void *buf,
                       size_t size, int flags)
 {
     struct vfs_walk w;
-    int nrc = vfs_xattr_name_check(name);
-    if (nrc < 0) return nrc;
-    API_BEGIN(ctx);
-    ssize_t rc = vfs_walk(ctx, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
-    if (rc == 0) {
-        struct vfs_sb *sb = w.vn->sb;
-        vfs_sb_lock(sb);
-        if (!sb->ops->getxattr) {
-            rc = -ENOTSUP;
-        } else {
-            struct vfs_call c = {.op = UVFS_OP_GETXATTR, .ino = w.vn->ino, .name = name, .len = size};
-            VFS_DISPATCH(sb, rc, c, sb->ops->getxattr(w.vn, name, buf, size));
-        }
-        vfs_sb_unlock(sb);
-    }
-    vfs_walk_done(&w);
-    API_END(ctx);
+    ssize_t rc;
+    VFS_XATTR_PATH(ctx, path, flags, w, rc, vfs_getxattr_vn(w.vn, name, buf, size));
     return rc;
 }
 
@@ -659,68 +746,23 @@ int uvfs_setxattr(struct uvfs *ctx, const char *path, const char *name, const vo
                   size_t size, int xflags, int flags)
 {
     struct vfs_walk w;
-    int rc = vfs_xattr_name_check(name);
-    if (rc < 0) return rc;
-    if (size > VFS_XATTR_SIZE_MAX) return -E2BIG;
-    if (xflags & ~(XATTR_CREATE | XATTR_REPLACE)) return -EINVAL;
-    API_BEGIN(ctx);
-    rc = vfs_walk(ctx, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
-    if (rc == 0) {
-        struct vfs_sb *sb = w.vn->sb;
-        vfs_sb_lock(sb);
-        if (!sb->ops->setxattr) {
-            rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
-        } else {
-            struct vfs_call c = {.op = UVFS_OP_SETXATTR, .ino = w.vn->ino, .name = name, .len = size};
-            VFS_DISPATCH(sb, rc, c, sb->ops->setxattr(w.vn, name, value, size, xflags));
-        }
-        vfs_sb_unlock(sb);
-    }
-    vfs_walk_done(&w);
-    API_END(ctx);
+    int rc;
+    VFS_XATTR_PATH(ctx, path, flags, w, rc, vfs_setxattr_vn(w.vn, name, value, size, xflags));
     return rc;
 }
 
 ssize_t uvfs_listxattr(struct uvfs *ctx, const char *path, char *buf, size_t size, int flags)
 {
     struct vfs_walk w;
-    API_BEGIN(ctx);
-    ssize_t rc = vfs_walk(ctx, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
-    if (rc == 0) {
-        struct vfs_sb *sb = w.vn->sb;
-        vfs_sb_lock(sb);
-        if (!sb->ops->listxattr) {
-            rc = 0; /* no attributes */
-        } else {
-            struct vfs_call c = {.op = UVFS_OP_LISTXATTR, .ino = w.vn->ino, .len = size};
-            VFS_DISPATCH(sb, rc, c, sb->ops->listxattr(w.vn, buf, size));
-        }
-        vfs_sb_unlock(sb);
-    }
-    vfs_walk_done(&w);
-    API_END(ctx);
+    ssize_t rc;
+    VFS_XATTR_PATH(ctx, path, flags, w, rc, vfs_listxattr_vn(w.vn, buf, size));
     return rc;
 }
 
 int uvfs_removexattr(struct uvfs *ctx, const char *path, const char *name, int flags)
 {
     struct vfs_walk w;
-    int rc = vfs_xattr_name_check(name);
-    if (rc < 0) return rc;
-    API_BEGIN(ctx);
-    rc = vfs_walk(ctx, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
-    if (rc == 0) {
-        struct vfs_sb *sb = w.vn->sb;
-        vfs_sb_lock(sb);
-        if (!sb->ops->removexattr) {
-            rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
-        } else {
-            struct vfs_call c = {.op = UVFS_OP_REMOVEXATTR, .ino = w.vn->ino, .name = name};
-            VFS_DISPATCH(sb, rc, c, sb->ops->removexattr(w.vn, name));
-        }
-        vfs_sb_unlock(sb);
-    }
-    vfs_walk_done(&w);
-    API_END(ctx);
+    int rc;
+    VFS_XATTR_PATH(ctx, path, flags, w, rc, vfs_removexattr_vn(w.vn, name));
     return rc;
 }

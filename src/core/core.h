@@ -14,6 +14,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include <sys/types.h>
+
 #include "vfs.h"
 
 #define VFS_PATH_MAX 4096
@@ -186,6 +188,50 @@ int vfs_name_check(const char *name);
 /* ---- driver call helpers (sb.c) ---- */
 int vfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st); /* locks */
 int vfs_getattr_locked(struct vfs_vnode *vn, struct uvfs_stat *st);
+
+/* ---- operations on vnodes (api.c, file.c, ll.c) ----
+ * The path calls of uvfs.h are a walk followed by one of these; front ends
+ * that speak in inodes (FUSE low level, 9P) call them directly. All need
+ * ctx->ns_lock held for reading (vfs_ns_rdlock) and take the sb lock
+ * themselves. A struct vfs_walk passed to an *_at function stays the caller's
+ * (its references are not consumed). */
+void vfs_ns_rdlock(struct uvfs *ctx);
+void vfs_ns_unlock(struct uvfs *ctx);
+/* Look NAME up in DIR as the walk would: mounts crossed, "." and ".." inside
+ * the namespace. *out is a new reference. */
+int vfs_ll_lookup(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
+                  struct vfs_vnode **out);
+/* Fill W as a VFS_WALK_PARENT walk ending in DIR/NAME would. */
+int vfs_walk_at(struct uvfs *ctx, struct vfs_vnode *dir, const char *name, struct vfs_walk *w);
+enum vfs_mk { VFS_MK_DIR, VFS_MK_NOD, VFS_MK_SYMLINK, VFS_MK_LINK };
+/* Make W->name in W->parent; *out (if not NULL) gets a reference to it. */
+int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mode,
+             uint64_t rdev, const char *target, struct vfs_vnode *linkto, struct vfs_vnode **out);
+int vfs_unlink_at(struct vfs_walk *w);
+int vfs_rmdir_at(struct vfs_walk *w);
+int vfs_rename_at(struct vfs_walk *from, struct vfs_walk *to, unsigned flags);
+int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa);
+int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st);
+ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size);
+ssize_t vfs_getxattr_vn(struct vfs_vnode *vn, const char *name, void *buf, size_t size);
+int vfs_setxattr_vn(struct vfs_vnode *vn, const char *name, const void *value, size_t size,
+                    int xflags);
+ssize_t vfs_listxattr_vn(struct vfs_vnode *vn, char *buf, size_t size);
+int vfs_removexattr_vn(struct vfs_vnode *vn, const char *name);
+int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, void *arg);
+/* Create a regular file for O_CREAT at W (W->vn set on success); *created
+ * says whether it is new. */
+int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode, int *created);
+/* Open VN (O_* flags; O_TRUNC applied unless CREATED): a new open file with
+ * one reference, released by vfs_file_put. */
+int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
+                struct vfs_file **out);
+int vfs_file_put(struct vfs_file *f);
+ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off);
+/* Write at OFF (at the end if APPEND); *endp gets the offset after the data. */
+ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int append,
+                       uint64_t *endp);
+int vfs_file_fsync(struct vfs_file *f, int datasync);
 
 /* ---- file.c ---- */
 void vfs_files_close_all(struct uvfs *ctx);

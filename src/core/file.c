@@ -67,7 +67,7 @@ static struct vfs_file *vfs_fd_get(struct uvfs *ctx, int fd)
 }
 
 /* Drop a reference; the last one releases the driver state and the vnode. */
-static int vfs_file_put(struct vfs_file *f)
+int vfs_file_put(struct vfs_file *f)
 {
     if (atomic_fetch_sub(&f->refcount, 1) != 1) return 0;
     struct vfs_vnode *vn = f->vn;
@@ -137,97 +137,91 @@ static int vfs_create_file(struct uvfs *ctx, struct vfs_vnode *dir, const char *
     return 0;
 }
 
-int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode)
+int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
+                struct vfs_file **out)
 {
-    vfs_detail_clear();
-    struct vfs_walk w;
-    struct vfs_vnode *vn = NULL;
     struct vfs_file *f = NULL;
-    int acc = flags & O_ACCMODE, created = 0, rc;
-    if (acc == 3) return -EINVAL;
+    int acc = flags & O_ACCMODE, rc = 0;
     int wantw = acc != O_RDONLY;
-    pthread_rwlock_rdlock(&ctx->ns_lock);
-    if (flags & O_CREAT) {
-        unsigned wf = VFS_WALK_PARENT;
-        if (!(flags & (O_EXCL | O_NOFOLLOW))) wf |= VFS_WALK_FOLLOW;
-        rc = vfs_walk(ctx, path, wf, &w);
-        if (rc < 0) goto out_unlock;
-        if (w.vn) {
-            if (flags & O_EXCL) {
-                rc = -EEXIST;
-                goto out_walk;
-            }
-        } else if (w.trailing_slash) {
-            rc = -EISDIR;
-            goto out_walk;
-        } else {
-            vfs_sb_lock(w.parent->sb);
-            rc = vfs_create_file(ctx, w.parent, w.name, mode, &w.vn);
-            vfs_sb_unlock(w.parent->sb);
-            if (rc < 0) goto out_walk;
-            if (rc == 1 && (flags & O_EXCL)) {
-                rc = -EEXIST;
-                goto out_walk;
-            }
-            created = rc == 0;
-        }
-    } else {
-        rc = vfs_walk(ctx, path, (flags & O_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
-        if (rc < 0) goto out_unlock;
-    }
-    vn = w.vn;
+    if (acc == 3) return -EINVAL;
     uint32_t type = vn->mode & S_IFMT;
-    if (type == S_IFLNK) {
-        rc = -ELOOP; /* O_NOFOLLOW on a symlink */
-        goto out_walk;
-    }
-    if ((flags & O_DIRECTORY) && type != S_IFDIR) {
-        rc = -ENOTDIR;
-        goto out_walk;
-    }
-    if (type == S_IFDIR && (wantw || (flags & O_TRUNC))) {
-        rc = -EISDIR;
-        goto out_walk;
-    }
+    if (type == S_IFLNK) return -ELOOP; /* O_NOFOLLOW on a symlink */
+    if ((flags & O_DIRECTORY) && type != S_IFDIR) return -ENOTDIR;
+    if (type == S_IFDIR && (wantw || (flags & O_TRUNC))) return -EISDIR;
     struct vfs_sb *sb = vn->sb;
     vfs_sb_lock(sb);
     if ((wantw || (flags & O_TRUNC)) && vfs_sb_readonly(sb)) {
         rc = -EROFS;
-        goto out_sb;
+        goto out;
     }
     if ((flags & O_TRUNC) && !created && type == S_IFREG && wantw) {
         struct vfs_setattr sa = {.mask = VFS_SET_SIZE, .size = 0};
         rc = vfs_setattr_locked(vn, &sa);
-        if (rc < 0) goto out_sb;
+        if (rc < 0) goto out;
     }
     f = calloc(1, sizeof *f);
     if (!f) {
         rc = -ENOMEM;
-        goto out_sb;
+        goto out;
     }
     if (sb->ops->open) {
         struct vfs_call c = {.op = UVFS_OP_OPEN, .ino = vn->ino, .len = (uint64_t)flags};
         VFS_DISPATCH(sb, rc, c, sb->ops->open(vn, flags, &f->fh));
-        if (rc < 0) goto out_sb;
+        if (rc < 0) goto out;
+        rc = 0;
     }
     sb->active++;
-    vfs_sb_unlock(sb);
+    vfs_vnode_get(vn);
     atomic_init(&f->refcount, 1);
     pthread_mutex_init(&f->poslock, NULL);
     f->ctx = ctx;
     f->vn = vn;
     f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW);
-    w.vn = NULL; /* the file keeps the reference */
-    rc = vfs_fd_alloc(ctx, f);
-    if (rc < 0) vfs_file_put(f);
+    *out = f;
     f = NULL;
-    goto out_walk;
-out_sb:
+out:
     vfs_sb_unlock(sb);
-out_walk:
     free(f);
+    return rc;
+}
+
+int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode, int *created)
+{
+    *created = 0;
+    if (w->vn) return (flags & O_EXCL) ? -EEXIST : 0;
+    if (!w->parent) return -EISDIR;
+    if (w->trailing_slash) return -EISDIR;
+    vfs_sb_lock(w->parent->sb);
+    int rc = vfs_create_file(ctx, w->parent, w->name, mode, &w->vn);
+    vfs_sb_unlock(w->parent->sb);
+    if (rc < 0) return rc;
+    if (rc == 1) return (flags & O_EXCL) ? -EEXIST : 0;
+    *created = 1;
+    return 0;
+}
+
+int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode)
+{
+    vfs_detail_clear();
+    struct vfs_walk w;
+    struct vfs_file *f;
+    int created = 0, rc;
+    if ((flags & O_ACCMODE) == 3) return -EINVAL;
+    pthread_rwlock_rdlock(&ctx->ns_lock);
+    if (flags & O_CREAT) {
+        unsigned wf = VFS_WALK_PARENT;
+        if (!(flags & (O_EXCL | O_NOFOLLOW))) wf |= VFS_WALK_FOLLOW;
+        rc = vfs_walk(ctx, path, wf, &w);
+        if (rc == 0) rc = vfs_create_at(ctx, &w, flags, mode, &created);
+    } else {
+        rc = vfs_walk(ctx, path, (flags & O_NOFOLLOW) ? 0 : VFS_WALK_FOLLOW, &w);
+    }
+    if (rc == 0) rc = vfs_open_vn(ctx, w.vn, flags, created, &f);
+    if (rc == 0) {
+        rc = vfs_fd_alloc(ctx, f);
+        if (rc < 0) vfs_file_put(f);
+    }
     vfs_walk_done(&w);
-out_unlock:
     pthread_rwlock_unlock(&ctx->ns_lock);
     return rc;
 }
@@ -248,7 +242,7 @@ int uvfs_close(struct uvfs *ctx, int fd)
 
 /* ---- I/O ---- */
 
-static ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off)
+ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off)
 {
     struct vfs_vnode *vn = f->vn;
     struct vfs_sb *sb = vn->sb;
@@ -267,7 +261,7 @@ static ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t o
 
 /* Write at OFF, or at the end of the file when APPEND; *endp gets the offset
  * after the data. */
-static ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off,
+ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off,
                               int append, uint64_t *endp)
 {
     struct vfs_vnode *vn = f->vn;
@@ -428,16 +422,35 @@ int uvfs_fsync(struct uvfs *ctx, int fd)
     vfs_detail_clear();
     struct vfs_file *f = vfs_fd_get(ctx, fd);
     if (!f) return -EBADF;
+    int rc = vfs_file_fsync(f, 0);
+    vfs_file_put(f);
+    return rc;
+}
+
+int vfs_file_fsync(struct vfs_file *f, int datasync)
+{
     struct vfs_vnode *vn = f->vn;
     struct vfs_sb *sb = vn->sb;
     int rc = 0;
     vfs_sb_lock(sb);
     if (sb->ops->fsync) {
         struct vfs_call c = {.op = UVFS_OP_FSYNC, .ino = vn->ino};
-        VFS_DISPATCH(sb, rc, c, sb->ops->fsync(vn, f->fh, 0));
+        VFS_DISPATCH(sb, rc, c, sb->ops->fsync(vn, f->fh, datasync));
     }
     vfs_sb_unlock(sb);
-    vfs_file_put(f);
+    return rc;
+}
+
+int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, void *arg)
+{
+    struct vfs_sb *sb = vn->sb;
+    int rc;
+    if ((vn->mode & S_IFMT) != S_IFDIR) return -ENOTDIR;
+    if (!sb->ops->readdir) return -ENOTSUP;
+    vfs_sb_lock(sb);
+    struct vfs_call c = {.op = UVFS_OP_READDIR, .ino = vn->ino, .off = cookie};
+    VFS_DISPATCH(sb, rc, c, sb->ops->readdir(vn, cookie, fill, arg));
+    vfs_sb_unlock(sb);
     return rc;
 }
 
@@ -532,11 +545,8 @@ int uvfs_readdir(struct uvfs_dir *d, struct uvfs_dirent *ent)
         struct vfs_sb *sb = vn->sb;
         int rc;
         d->n = d->i = 0;
-        if (!sb->ops->readdir) return -ENOTSUP;
-        vfs_sb_lock(sb);
-        struct vfs_call c = {.op = UVFS_OP_READDIR, .ino = vn->ino, .off = d->cookie};
-        VFS_DISPATCH(sb, rc, c, sb->ops->readdir(vn, d->cookie, vfs_dir_fill, d));
-        vfs_sb_unlock(sb);
+        (void)sb;
+        rc = vfs_readdir_vn(vn, d->cookie, vfs_dir_fill, d);
         if (rc < 0) return rc;
         if (d->n < VFS_DIRBUF) d->eof = 1;
         if (d->n == 0) return 0;

@@ -75,18 +75,6 @@ int vfs_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode **out)
     return rc;
 }
 
-static ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size)
-{
-    struct vfs_sb *sb = vn->sb;
-    ssize_t rc;
-    if (!sb->ops->readlink) return -EINVAL;
-    vfs_sb_lock(sb);
-    struct vfs_call c = {.op = UVFS_OP_READLINK, .ino = vn->ino};
-    VFS_DISPATCH(sb, rc, c, sb->ops->readlink(vn, buf, size));
-    vfs_sb_unlock(sb);
-    return rc;
-}
-
 /* One step up from CUR (a reference, replaced), staying inside the namespace. */
 int vfs_step_up(struct uvfs *ctx, struct vfs_vnode *nsroot, struct vfs_vnode **cur)
 {
