@@ -252,6 +252,8 @@ t_errors() {
 t_extread() {
     section=extread
     make_ext e.img src || { bad "mke2fs failed"; return; }
+    mkdir -p emptytree
+    make_ext e2.img emptytree 8M || { bad "mke2fs failed"; return; }
     local before after
     before=$(fingerprint e.img)
 
@@ -262,6 +264,14 @@ t_extread() {
     expect 0 "cat several" "$UVFS" cat e.img:/hello.txt e.img:/notes.md
     if cat src/hello.txt src/notes.md | cmp -s - out; then ok; else bad "cat several differs"; fi
     expect 0 "cat follows symlink" "$UVFS" cat e.img:/link && same "cat link" "$(cat out)" "Hello, world"
+    # absolute symlinks resolve against the image's root, never the host's
+    expect 0 "cat absolute symlink" "$UVFS" cat e.img:/abslink && same "cat abslink" "$(cat out)" "nested"
+    expect 0 "cp absolute symlink (two images)" "$UVFS" cp e.img:/abslink e2.img:/fromabs
+    same "abs via cp" "$(debugfs -R 'cat /fromabs' e2.img 2>/dev/null)" "nested"
+    expect 0 "stat -L absolute symlink" "$UVFS" stat -L --json e.img:/abslink
+    same "stat -L abs size" "$(python3 "$HERE/cli-json.py" get 0 size <out)" 7
+    expect 1 "'..' stays in the image" "$UVFS" cat e.img:/../../../etc/hostname
+    err_has "uvfs: e.img:/../../../etc/hostname: No such file or directory"
 
     expect 0 "ls root" "$UVFS" ls e.img:
     (cd src && ls) >want

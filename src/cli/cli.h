@@ -102,8 +102,8 @@ char *cli_norm_path(const char *path);
 struct cli_img {
     char *image;   /* host path */
     char *part;    /* partition suffix or NULL */
-    char *spec;    /* "image" or "image@part", for messages */
-    char *mnt;     /* mount point in the namespace ("/.img/0") */
+    char *spec;    /* "image" or "image@part": the mount source, and for messages */
+    struct uvfs *ctx; /* this image's context: the image is mounted at "/" */
     dev_t dev;
     ino_t ino;
     int rw;        /* mount read-write */
@@ -113,7 +113,7 @@ struct cli_img {
 /* A location: a host path or a path in a mounted image. */
 struct cli_loc {
     int img;    /* index into cli.imgs, or -1 for the host */
-    char *path; /* host path, or the namespace path ("/.img/0/a/b") (malloc'd) */
+    char *path; /* host path, or the path in the image's context ("/a/b") (malloc'd) */
     char *disp; /* for messages: "disk.img:/a/b" or the host path (malloc'd) */
 };
 
@@ -123,7 +123,6 @@ struct cli_loc {
 #define CLI_MAX_DEPTH 512
 
 struct cli_session {
-    struct uvfs *ctx;
     struct cli_img imgs[CLI_MAX_IMAGES];
     size_t nimgs;
     int status; /* exit status so far (1 after any error) */
@@ -134,8 +133,8 @@ extern struct cli_session cli;
 /* Parse ARG into *LOC, registering its image (read-write if RW). The image is
  * not mounted until cli_mount_all(). Errors are reported; returns 0 or -1. */
 int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc);
-/* Mount every registered image (creating the context). Reports errors;
- * returns 0 or -1. */
+/* Mount every registered image (each in its own context, at "/"). Reports
+ * errors; returns 0 or -1. */
 int cli_mount_all(void);
 /* A new location for NAME inside directory PARENT. */
 int cli_loc_child(const struct cli_loc *parent, const char *name, struct cli_loc *out);
@@ -149,8 +148,8 @@ const char *cli_loc_inner(const struct cli_loc *loc);
 /* Last path component of LOC ("/" for an image root, trailing slashes
  * dropped): a malloc'd string, or NULL when out of memory. */
 char *cli_loc_base(const struct cli_loc *loc);
-/* Unmount everything (reporting flush errors), free the context; returns the
- * final exit status (cli.status, or 1 if the flush failed). */
+/* Unmount everything and free the contexts (uvfs_free flushes; a flush error
+ * is reported with the image's name); returns the final exit status. */
 int cli_finish(void);
 
 /* ---- file operations over host and image paths (fsops.c) -------------------

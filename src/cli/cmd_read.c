@@ -289,11 +289,14 @@ static char *df_fstype(const struct cli_loc *l)
     size_t n = 0;
     char *t = NULL;
 
-    if (l->img < 0 || uvfs_mounts(cli.ctx, &mi, &n) < 0)
+    if (l->img < 0 || uvfs_mounts(cli.imgs[l->img].ctx, &mi, &n) < 0)
         return strdup("-");
+    /* the image is the last mount on "/" (over the context's root memfs) */
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(mi[i].target, cli.imgs[l->img].mnt))
+        if (!strcmp(mi[i].target, "/")) {
+            free(t);
             t = strdup(mi[i].fstype);
+        }
     uvfs_mounts_free(mi, n);
     return t ? t : strdup("?");
 }

@@ -18,6 +18,8 @@
 #include "cli.h"
 
 #define IMG(l) ((l)->img >= 0)
+/* The context of the image holding L (each image has its own, see loc.c). */
+#define CTX(l) (cli.imgs[(l)->img].ctx)
 
 /* Result of a uvfs call. */
 static long long cli_u(long long r)
@@ -60,7 +62,7 @@ int cli_stat(const struct cli_loc *l, struct uvfs_stat *st)
 {
     struct stat s;
     if (IMG(l))
-        return (int)cli_u(uvfs_stat(cli.ctx, l->path, st));
+        return (int)cli_u(uvfs_stat(CTX(l), l->path, st));
     if (cli_h(stat(l->path, &s)) < 0)
         return -errno;
     cli_stat_from_host(&s, st);
@@ -71,7 +73,7 @@ int cli_lstat(const struct cli_loc *l, struct uvfs_stat *st)
 {
     struct stat s;
     if (IMG(l))
-        return (int)cli_u(uvfs_lstat(cli.ctx, l->path, st));
+        return (int)cli_u(uvfs_lstat(CTX(l), l->path, st));
     if (cli_h(lstat(l->path, &s)) < 0)
         return -errno;
     cli_stat_from_host(&s, st);
@@ -82,7 +84,7 @@ int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st)
 {
     struct stat s;
     if (IMG(l))
-        return (int)cli_u(uvfs_fstat(cli.ctx, fd, st));
+        return (int)cli_u(uvfs_fstat(CTX(l), fd, st));
     if (cli_h(fstat(fd, &s)) < 0)
         return -errno;
     cli_stat_from_host(&s, st);
@@ -92,14 +94,14 @@ int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st)
 int cli_open(const struct cli_loc *l, int flags, unsigned mode)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_open(cli.ctx, l->path, flags, mode));
+        return (int)cli_u(uvfs_open(CTX(l), l->path, flags, mode));
     return (int)cli_h(open(l->path, flags | O_CLOEXEC, (mode_t)mode));
 }
 
 int cli_close(const struct cli_loc *l, int fd)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_close(cli.ctx, fd));
+        return (int)cli_u(uvfs_close(CTX(l), fd));
     return (int)cli_h(close(fd));
 }
 
@@ -107,7 +109,7 @@ ssize_t cli_read(const struct cli_loc *l, int fd, void *buf, size_t n)
 {
     ssize_t r;
     if (IMG(l))
-        return (ssize_t)cli_u(uvfs_read(cli.ctx, fd, buf, n));
+        return (ssize_t)cli_u(uvfs_read(CTX(l), fd, buf, n));
     do
         r = read(fd, buf, n);
     while (r < 0 && errno == EINTR);
@@ -120,7 +122,7 @@ ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n)
     while (done < n) {
         ssize_t r;
         if (IMG(l)) {
-            r = (ssize_t)cli_u(uvfs_write(cli.ctx, fd, (const char *)buf + done, n - done));
+            r = (ssize_t)cli_u(uvfs_write(CTX(l), fd, (const char *)buf + done, n - done));
         } else {
             r = write(fd, (const char *)buf + done, n - done);
             if (r < 0 && errno == EINTR)
@@ -139,28 +141,28 @@ ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n)
 int cli_ftruncate(const struct cli_loc *l, int fd, int64_t size)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_ftruncate(cli.ctx, fd, size));
+        return (int)cli_u(uvfs_ftruncate(CTX(l), fd, size));
     return (int)cli_h(ftruncate(fd, (off_t)size));
 }
 
 int cli_mkdir(const struct cli_loc *l, unsigned mode)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_mkdir(cli.ctx, l->path, mode));
+        return (int)cli_u(uvfs_mkdir(CTX(l), l->path, mode));
     return (int)cli_h(mkdir(l->path, (mode_t)mode));
 }
 
 int cli_mknod(const struct cli_loc *l, unsigned mode, uint64_t rdev)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_mknod(cli.ctx, l->path, mode, rdev));
+        return (int)cli_u(uvfs_mknod(CTX(l), l->path, mode, rdev));
     return (int)cli_h(mknod(l->path, (mode_t)mode, (dev_t)rdev));
 }
 
 int cli_symlink(const char *target, const struct cli_loc *link)
 {
     if (IMG(link))
-        return (int)cli_u(uvfs_symlink(cli.ctx, target, link->path));
+        return (int)cli_u(uvfs_symlink(CTX(link), target, link->path));
     return (int)cli_h(symlink(target, link->path));
 }
 
@@ -174,7 +176,7 @@ int cli_readlink(const struct cli_loc *l, char **out)
         if (!buf)
             return -ENOMEM;
         if (IMG(l))
-            r = (ssize_t)cli_u(uvfs_readlink(cli.ctx, l->path, buf, size));
+            r = (ssize_t)cli_u(uvfs_readlink(CTX(l), l->path, buf, size));
         else
             r = (ssize_t)cli_h(readlink(l->path, buf, size));
         if (r < 0) {
@@ -202,7 +204,7 @@ int cli_link(const struct cli_loc *existing, const struct cli_loc *newl)
         return -EXDEV;
     }
     if (IMG(newl))
-        return (int)cli_u(uvfs_link(cli.ctx, existing->path, newl->path));
+        return (int)cli_u(uvfs_link(CTX(newl), existing->path, newl->path));
     return (int)cli_h(link(existing->path, newl->path));
 }
 
@@ -213,42 +215,42 @@ int cli_rename(const struct cli_loc *from, const struct cli_loc *to)
         return -EXDEV;
     }
     if (IMG(to))
-        return (int)cli_u(uvfs_rename(cli.ctx, from->path, to->path));
+        return (int)cli_u(uvfs_rename(CTX(to), from->path, to->path));
     return (int)cli_h(rename(from->path, to->path));
 }
 
 int cli_unlink(const struct cli_loc *l)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_unlink(cli.ctx, l->path));
+        return (int)cli_u(uvfs_unlink(CTX(l), l->path));
     return (int)cli_h(unlink(l->path));
 }
 
 int cli_rmdir(const struct cli_loc *l)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_rmdir(cli.ctx, l->path));
+        return (int)cli_u(uvfs_rmdir(CTX(l), l->path));
     return (int)cli_h(rmdir(l->path));
 }
 
 int cli_chmod(const struct cli_loc *l, unsigned mode)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_chmod(cli.ctx, l->path, mode));
+        return (int)cli_u(uvfs_chmod(CTX(l), l->path, mode));
     return (int)cli_h(chmod(l->path, (mode_t)mode));
 }
 
 int cli_lchown(const struct cli_loc *l, uint32_t uid, uint32_t gid)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_chown(cli.ctx, l->path, uid, gid, AT_SYMLINK_NOFOLLOW));
+        return (int)cli_u(uvfs_chown(CTX(l), l->path, uid, gid, AT_SYMLINK_NOFOLLOW));
     return (int)cli_h(lchown(l->path, (uid_t)uid, (gid_t)gid));
 }
 
 int cli_chown(const struct cli_loc *l, uint32_t uid, uint32_t gid)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_chown(cli.ctx, l->path, uid, gid, 0));
+        return (int)cli_u(uvfs_chown(CTX(l), l->path, uid, gid, 0));
     return (int)cli_h(chown(l->path, (uid_t)uid, (gid_t)gid));
 }
 
@@ -256,14 +258,14 @@ int cli_utimens(const struct cli_loc *l, const struct timespec ts[2], int nofoll
 {
     if (IMG(l))
         return (int)cli_u(
-            uvfs_utimens(cli.ctx, l->path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+            uvfs_utimens(CTX(l), l->path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return (int)cli_h(utimensat(AT_FDCWD, l->path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
 }
 
 int cli_truncate(const struct cli_loc *l, int64_t size)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_truncate(cli.ctx, l->path, size));
+        return (int)cli_u(uvfs_truncate(CTX(l), l->path, size));
     return (int)cli_h(truncate(l->path, (off_t)size));
 }
 
@@ -271,7 +273,7 @@ int cli_statvfs(const struct cli_loc *l, struct uvfs_statvfs *st)
 {
     struct statvfs s;
     if (IMG(l))
-        return (int)cli_u(uvfs_statvfs(cli.ctx, l->path, st));
+        return (int)cli_u(uvfs_statvfs(CTX(l), l->path, st));
     if (cli_h(statvfs(l->path, &s)) < 0)
         return -errno;
     memset(st, 0, sizeof *st);
@@ -293,7 +295,7 @@ ssize_t cli_getxattr(const struct cli_loc *l, const char *name, void *buf, size_
                      int nofollow)
 {
     if (IMG(l))
-        return (ssize_t)cli_u(uvfs_getxattr(cli.ctx, l->path, name, buf, size,
+        return (ssize_t)cli_u(uvfs_getxattr(CTX(l), l->path, name, buf, size,
                                             nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return (ssize_t)cli_h(nofollow ? lgetxattr(l->path, name, buf, size)
                                    : getxattr(l->path, name, buf, size));
@@ -303,7 +305,7 @@ int cli_setxattr(const struct cli_loc *l, const char *name, const void *val, siz
                  int nofollow)
 {
     if (IMG(l))
-        return (int)cli_u(uvfs_setxattr(cli.ctx, l->path, name, val, size, 0,
+        return (int)cli_u(uvfs_setxattr(CTX(l), l->path, name, val, size, 0,
                                         nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return (int)cli_h(nofollow ? lsetxattr(l->path, name, val, size, 0)
                                : setxattr(l->path, name, val, size, 0));
@@ -313,7 +315,7 @@ ssize_t cli_listxattr(const struct cli_loc *l, char *buf, size_t size, int nofol
 {
     if (IMG(l))
         return (ssize_t)cli_u(
-            uvfs_listxattr(cli.ctx, l->path, buf, size, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+            uvfs_listxattr(CTX(l), l->path, buf, size, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return (ssize_t)cli_h(nofollow ? llistxattr(l->path, buf, size)
                                    : listxattr(l->path, buf, size));
 }
@@ -322,7 +324,7 @@ int cli_removexattr(const struct cli_loc *l, const char *name, int nofollow)
 {
     if (IMG(l))
         return (int)cli_u(
-            uvfs_removexattr(cli.ctx, l->path, name, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+            uvfs_removexattr(CTX(l), l->path, name, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return (int)cli_h(nofollow ? lremovexattr(l->path, name) : removexattr(l->path, name));
 }
 
@@ -371,7 +373,7 @@ int cli_list_dir(const struct cli_loc *l, struct cli_dirent **out, size_t *count
     if (IMG(l)) {
         struct uvfs_dir *d;
         struct uvfs_dirent de;
-        r = (int)cli_u(uvfs_opendir(cli.ctx, l->path, &d));
+        r = (int)cli_u(uvfs_opendir(CTX(l), l->path, &d));
         if (r < 0)
             return r;
         while ((r = (int)cli_u(uvfs_readdir(d, &de))) > 0) {

@@ -1,9 +1,15 @@
 /*
  * loc.c — where a command-line path lives: splitting IMAGE[@PART]:PATH, the
- * session (one uvfs context per command, each distinct image + partition
- * mounted once under /.img/N, read-only unless the command writes to it),
- * locations, and the hidden `uvfs __split ARG` command that tests the
- * splitter.
+ * session (each distinct image + partition mounted once, read-only unless
+ * the command writes to it), locations, and the hidden `uvfs __split ARG`
+ * command that tests the splitter.
+ *
+ * Each image gets its own uvfs context with the image mounted at "/". One
+ * shared namespace with the images under /.img/N would resolve an absolute
+ * symlink inside an image ("/etc/x") against the namespace root instead of
+ * the image's root, so `uvfs cat img:/abslink` would fail; with a context per
+ * image every path, symlink target and ".." stays inside its own image.
+ * Copies between images move the data through our buffer either way.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -163,16 +169,13 @@ static int cli_img_register(const struct cli_split *sp, int rw)
     img->image = strdup(sp->image);
     img->part = sp->part ? strdup(sp->part) : NULL;
     img->spec = malloc(n);
-    img->mnt = malloc(32);
-    if (!img->image || (sp->part && !img->part) || !img->spec || !img->mnt) {
+    if (!img->image || (sp->part && !img->part) || !img->spec) {
         free(img->image);
         free(img->part);
         free(img->spec);
-        free(img->mnt);
         return -ENOMEM;
     }
     snprintf(img->spec, n, "%s%s%s", sp->image, sp->part ? "@" : "", sp->part ? sp->part : "");
-    snprintf(img->mnt, 32, "/.img/%zu", cli.nimgs);
     img->dev = st.st_dev;
     img->ino = st.st_ino;
     img->rw = rw;
@@ -183,7 +186,6 @@ int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc)
 {
     struct cli_split sp;
     int r = cli_split_arg(arg, &sp);
-    size_t n;
 
     memset(loc, 0, sizeof *loc);
     loc->img = -1;
@@ -211,20 +213,15 @@ int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc)
         return -1;
     }
     loc->img = r;
-    n = strlen(cli.imgs[r].mnt) + strlen(sp.path) + 1;
-    loc->path = malloc(n);
+    loc->path = sp.path;
+    sp.path = NULL;
     loc->disp = strdup(arg);
-    if (!loc->path || !loc->disp) {
-        cli_split_free(&sp);
+    cli_split_free(&sp);
+    if (!loc->disp) {
         cli_loc_free(loc);
         cli_err(arg, -ENOMEM);
         return -1;
     }
-    if (strcmp(sp.path, "/") == 0)
-        snprintf(loc->path, n, "%s", cli.imgs[r].mnt);
-    else
-        snprintf(loc->path, n, "%s%s", cli.imgs[r].mnt, sp.path);
-    cli_split_free(&sp);
     return 0;
 }
 
@@ -232,31 +229,16 @@ int cli_mount_all(void)
 {
     int r;
 
-    if (!cli.ctx) {
-        r = uvfs_new(&cli.ctx);
-        if (r < 0) {
-            cli_err("uvfs_new", r);
-            return -1;
-        }
-    }
     for (size_t i = 0; i < cli.nimgs; i++) {
         struct cli_img *img = &cli.imgs[i];
         if (img->mounted)
             continue;
-        if (i == 0 || !cli.imgs[0].mounted) {
-            r = uvfs_mkdir(cli.ctx, "/.img", 0755);
-            if (r < 0 && r != -EEXIST) {
-                cli_err("/.img", r);
-                return -1;
-            }
-        }
-        r = uvfs_mkdir(cli.ctx, img->mnt, 0755);
-        if (r < 0 && r != -EEXIST) {
-            cli_err(img->mnt, r);
+        if (!img->ctx && (r = uvfs_new(&img->ctx)) < 0) {
+            cli_detail_save();
+            cli_err(img->spec, r);
             return -1;
         }
-        r = uvfs_mount(cli.ctx, img->spec, img->mnt, NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY,
-                       NULL);
+        r = uvfs_mount(img->ctx, img->spec, "/", NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY, NULL);
         if (r < 0) {
             cli_detail_save();
             cli_err(img->spec, r);
@@ -269,38 +251,26 @@ int cli_mount_all(void)
 
 int cli_finish(void)
 {
-    int r;
-
     cli_progress_end();
-    if (cli.ctx) {
-        /* Unmount the written images one by one so a flush error names its
-         * image; uvfs_free() then flushes (and reports) whatever is left. */
-        for (size_t i = cli.nimgs; i-- > 0;) {
-            struct cli_img *img = &cli.imgs[i];
-            if (!img->mounted || !img->rw)
-                continue;
-            r = uvfs_umount(cli.ctx, img->mnt, 0);
+    /* uvfs_free() unmounts, flushing a read-write image; report its error
+     * under the image's name. */
+    for (size_t i = cli.nimgs; i-- > 0;) {
+        struct cli_img *img = &cli.imgs[i];
+        if (img->ctx) {
+            int r = uvfs_free(img->ctx);
+            img->ctx = NULL;
             if (r < 0) {
                 cli_detail_save();
                 cli_err(img->spec, r);
             }
-            img->mounted = 0;
         }
-        r = uvfs_free(cli.ctx);
-        cli.ctx = NULL;
-        if (r < 0) {
-            cli_detail_clear();
-            cli_err("closing images", r);
-        }
-    }
-    for (size_t i = 0; i < cli.nimgs; i++) {
-        free(cli.imgs[i].image);
-        free(cli.imgs[i].part);
-        free(cli.imgs[i].spec);
-        free(cli.imgs[i].mnt);
+        free(img->image);
+        free(img->part);
+        free(img->spec);
     }
     cli.nimgs = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_detail_clear();
         cli_err("standard output", -errno);
     }
     return cli.status;
@@ -354,10 +324,7 @@ int cli_loc_dup(const struct cli_loc *loc, struct cli_loc *out)
 
 const char *cli_loc_inner(const struct cli_loc *loc)
 {
-    if (loc->img < 0)
-        return loc->path;
-    const char *p = loc->path + strlen(cli.imgs[loc->img].mnt);
-    return *p ? p : "/";
+    return loc->path;
 }
 
 int cli_loc_is_root(const struct cli_loc *loc)
