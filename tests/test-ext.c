@@ -134,3 +134,307 @@ T_TEST(ext_write_seed1_a) { ext_write_seed(1, 0, 2); }
 T_TEST(ext_write_seed1_b) { ext_write_seed(1, 3, 5); }
 T_TEST(ext_write_seed2_a) { ext_write_seed(2, 0, 2); }
 T_TEST(ext_write_seed2_b) { ext_write_seed(2, 3, 5); }
+
+/* ---- conformance --------------------------------------------------------- */
+
+static void ext_conformance(const char *opts)
+{
+    ext_need_tools();
+    char *img = t_fmt("%s/c.img", t_tmpdir());
+    ext_mkimg(img, 32, opts, NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    T_OK(uvfs_mkdir(ctx, "/mnt/dir", 0755));
+    conformance_run(ctx, "/mnt/dir", 0);
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("%s: e2fsck -fn is not clean after the conformance suite", opts);
+    free(img);
+}
+
+T_TEST(ext_conformance_ext4) { ext_conformance("-t ext4"); }
+T_TEST(ext_conformance_ext2) { ext_conformance("-t ext2"); }
+T_TEST(ext_conformance_inline) { ext_conformance("-t ext4 -O inline_data -b 1024"); }
+
+/* ---- a full filesystem ------------------------------------------------------- */
+
+T_TEST(ext_enospc)
+{
+    ext_need_tools();
+    char *img = t_fmt("%s/full.img", t_tmpdir());
+    char buf[65536];
+    int fd, i, rc = 0;
+
+    ext_mkimg(img, 4, "-t ext4 -b 1024 -N 128", NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    memset(buf, 0x5a, sizeof buf);
+    /* fill with data until ENOSPC */
+    fd = uvfs_open(ctx, "/mnt/big", O_WRONLY | O_CREAT, 0644);
+    T_OK(fd);
+    for (i = 0; i < 1000; i++) {
+        ssize_t w = uvfs_write(ctx, fd, buf, sizeof buf);
+        if (w < 0) {
+            rc = (int)w;
+            break;
+        }
+    }
+    T_ERR(rc, -ENOSPC);
+    T_OK(uvfs_close(ctx, fd));
+    /* then files and directories until the inodes or blocks run out */
+    rc = 0;
+    for (i = 0; i < 400 && rc == 0; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/mnt/d%03d", i);
+        rc = uvfs_mkdir(ctx, p, 0755);
+        if (rc == 0) {
+            snprintf(p, sizeof p, "/mnt/d%03d/f", i);
+            fd = uvfs_open(ctx, p, O_WRONLY | O_CREAT, 0644);
+            if (fd < 0) {
+                rc = fd;
+                break;
+            }
+            ssize_t w = uvfs_write(ctx, fd, buf, 3000);
+            T_OK(uvfs_close(ctx, fd));
+            if (w < 0) rc = (int)w;
+        }
+    }
+    T_ERR(rc, -ENOSPC);
+    /* a symlink that needs a block, an xattr that needs one */
+    T_ERR(uvfs_symlink(ctx, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/2/3/4/5",
+                       "/mnt/slow"), -ENOSPC);
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn is not clean after ENOSPC");
+
+    /* A 256-byte name: ENAMETOOLONG, and the image is unchanged. */
+    T_EQ(t_sh("cp '%s' '%s.before'", img, img), 0);
+    ctx = ext_mount(img, 0);
+    char name[300] = "/mnt/";
+    memset(name + 5, 'n', 256);
+    name[5 + 256] = 0;
+    T_ERR(uvfs_open(ctx, name, O_WRONLY | O_CREAT, 0644), -ENAMETOOLONG);
+    T_ERR(uvfs_mkdir(ctx, name, 0755), -ENAMETOOLONG);
+    T_ERR(uvfs_symlink(ctx, "x", name), -ENAMETOOLONG);
+    T_ERR(uvfs_rename(ctx, "/mnt/big", name), -ENAMETOOLONG);
+    T_OK(uvfs_umount(ctx, "/mnt", 0));
+    T_OK(uvfs_free(ctx));
+    /* mounting read-write and unmounting only touches the superblock (mount
+     * count, times, state; one block group: no backups): every other byte
+     * is the same */
+    char *bad = t_sh_out("cmp -l '%s.before' '%s' | awk '$1 < 1025 || $1 > 2048 {n++} END {print n+0}'",
+                         img, img);
+    T_EQ(atoi(bad), 0);
+    free(bad);
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn is not clean after ENAMETOOLONG");
+    free(img);
+}
+
+/* ---- sparse files and files over 4 GiB ---------------------------------------- */
+
+static void ext_bigfile(const char *opts)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/s.img", tmp), *kmnt = t_fmt("%s/kmnt", tmp);
+    const uint64_t big = 5ull << 30;
+    char buf[8192], zero[8192];
+    memset(zero, 0, sizeof zero);
+
+    ext_mkimg(img, 32, opts, NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    int fd = uvfs_open(ctx, "/mnt/big", O_RDWR | O_CREAT, 0644);
+    T_OK(fd);
+    T_EQ(uvfs_pwrite(ctx, fd, "start", 5, 0), 5);
+    T_EQ(uvfs_pwrite(ctx, fd, "hello", 5, (int64_t)big), 5);
+    struct uvfs_stat st;
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQU(st.size, big + 5);
+    T_ASSERT(st.blocks < 1024); /* sparse */
+    /* holes read as zeros, data where it was written */
+    T_EQ(uvfs_pread(ctx, fd, buf, sizeof buf, 4ll << 30), (long long)sizeof buf);
+    T_MEMEQ(buf, zero, sizeof buf);
+    T_EQ(uvfs_pread(ctx, fd, buf, sizeof buf, (int64_t)big - 3), 8);
+    T_MEMEQ(buf, "\0\0\0hello", 8);
+    /* writing into a hole */
+    T_EQ(uvfs_pwrite(ctx, fd, "middle", 6, 3ll << 30), 6);
+    T_EQ(uvfs_pread(ctx, fd, buf, 10, (3ll << 30) - 2), 10);
+    T_MEMEQ(buf, "\0\0middle\0\0", 10);
+    T_OK(uvfs_close(ctx, fd));
+
+    /* a small sparse file to compare byte for byte with debugfs dump */
+    fd = uvfs_open(ctx, "/mnt/small", O_RDWR | O_CREAT, 0644);
+    T_OK(fd);
+    T_EQ(uvfs_pwrite(ctx, fd, "AAAA", 4, 0), 4);
+    T_EQ(uvfs_pwrite(ctx, fd, "BBBB", 4, 1 << 20), 4);
+    T_EQ(uvfs_pwrite(ctx, fd, "CCCC", 4, 300000), 4); /* into the hole */
+    T_OK(uvfs_ftruncate(ctx, fd, (2 << 20) + 1));       /* ends in a hole */
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+
+    if (ext_fsck(img)) T_FAIL("%s: e2fsck -fn not clean", opts);
+    char *out = t_sh_out("debugfs -R 'stat /big' '%s' 2>/dev/null | grep -oE 'Size: [0-9]+' | head -1", img);
+    T_STREQ(out, "Size: 5368709125\n");
+    free(out);
+    T_EQ(t_sh("cd '%s' && debugfs -R 'dump /small small.out' '%s' >/dev/null 2>&1 && "
+              "printf AAAA > exp && dd if=/dev/zero bs=1 count=0 seek=300000 of=exp 2>/dev/null && "
+              "printf CCCC >> exp && dd if=/dev/zero bs=1 count=0 seek=1048576 of=exp 2>/dev/null && "
+              "printf BBBB >> exp && truncate -s 2097153 exp && cmp exp small.out",
+              tmp, img), 0);
+    if (t_sh("mkdir -p '%s' && mount -o loop,ro '%s' '%s' 2>/dev/null", kmnt, img, kmnt) == 0) {
+        char *k = t_sh_out("dd if='%s/big' bs=1 skip=%llu count=5 2>/dev/null; "
+                           "dd if='%s/big' bs=1 skip=%llu count=6 2>/dev/null; stat -c %%s '%s/big'",
+                           kmnt, (unsigned long long)big, kmnt, 3ull << 30, kmnt);
+        t_sh("umount '%s'", kmnt);
+        T_STREQ(k, "hellomiddle5368709125\n");
+        free(k);
+    }
+    /* shrink it again: blocks freed, e2fsck clean */
+    ctx = ext_mount(img, 0);
+    T_OK(uvfs_truncate(ctx, "/mnt/big", 4));
+    T_OK(uvfs_stat(ctx, "/mnt/big", &st));
+    T_EQU(st.size, 4);
+    fd = uvfs_open(ctx, "/mnt/big", O_RDONLY, 0);
+    T_EQ(uvfs_pread(ctx, fd, buf, sizeof buf, 0), 4);
+    T_MEMEQ(buf, "star", 4);
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("%s: e2fsck -fn not clean after shrinking", opts);
+    free(img);
+    free(kmnt);
+}
+
+T_TEST(ext_bigfile_ext4) { ext_bigfile("-t ext4"); }
+T_TEST(ext_bigfile_ext2) { ext_bigfile("-t ext2"); }
+
+/* ---- an unlinked file stays readable while open ----------------------------------- */
+
+T_TEST(ext_unlinked_open)
+{
+    ext_need_tools();
+    char *img = t_fmt("%s/u.img", t_tmpdir());
+    static char data[200000], got[200000];
+    struct uvfs_statvfs before, during, after;
+    struct uvfs_stat st;
+
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (char)(i * 7 + 3);
+    ext_mkimg(img, 16, "-t ext4", NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    T_OK(uvfs_statvfs(ctx, "/mnt", &before));
+    int fd = uvfs_open(ctx, "/mnt/f", O_RDWR | O_CREAT, 0644);
+    T_OK(fd);
+    T_EQ(uvfs_write(ctx, fd, data, sizeof data), (long long)sizeof data);
+    T_OK(uvfs_unlink(ctx, "/mnt/f"));
+    T_ERR(uvfs_stat(ctx, "/mnt/f", &st), -ENOENT);
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQ(st.nlink, 0);
+    T_EQ(uvfs_pread(ctx, fd, got, sizeof got, 0), (long long)sizeof got);
+    T_MEMEQ(got, data, sizeof data);
+    T_OK(uvfs_statvfs(ctx, "/mnt", &during));
+    T_ASSERT(during.bfree < before.bfree); /* blocks still held */
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_statvfs(ctx, "/mnt", &after));
+    T_EQU(after.bfree, before.bfree);
+    T_EQU(after.ffree, before.ffree);
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn not clean after the unlinked file was closed");
+    /* e2fsck agrees on the counts: the free counts in the superblock are right */
+    char *out = t_sh_out("dumpe2fs -h '%s' 2>/dev/null | grep -E '^Free (blocks|inodes):' | tr -s ' '", img);
+    char *exp = t_fmt("Free blocks: %llu\nFree inodes: %llu\n", (unsigned long long)before.bfree,
+                      (unsigned long long)before.ffree);
+    T_STREQ(out, exp);
+    free(out);
+    free(exp);
+    free(img);
+}
+
+/* ---- device nodes, fifos, sockets ----------------------------------------------- */
+
+T_TEST(ext_mknod)
+{
+    ext_need_tools();
+    char *img = t_fmt("%s/n.img", t_tmpdir());
+    ext_mkimg(img, 16, "-t ext4", NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    struct uvfs_stat st;
+    T_OK(uvfs_mknod(ctx, "/mnt/null", S_IFCHR | 0666, makedev(1, 3)));
+    T_OK(uvfs_mknod(ctx, "/mnt/nvme", S_IFBLK | 0660, makedev(259, 70000)));
+    T_OK(uvfs_mknod(ctx, "/mnt/fifo", S_IFIFO | 0640, 0));
+    T_OK(uvfs_mknod(ctx, "/mnt/sock", S_IFSOCK | 0755, 0));
+    T_OK(uvfs_stat(ctx, "/mnt/nvme", &st));
+    T_EQU(st.rdev, makedev(259, 70000));
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn not clean after mknod");
+    char *out = t_sh_out("for f in null nvme fifo sock; do debugfs -R \"stat /$f\" '%s' 2>/dev/null | "
+                         "grep -oE 'Type: [A-Za-z ]+ |Mode: +[0-7]+|Device major/minor number: [0-9a-f:]+' "
+                         "| tr -s ' ' | tr '\\n' ','; echo; done", img);
+    T_STREQ(out, "Type: character special ,Mode: 0666,Device major/minor number: 01:03,\n"
+                 "Type: block special ,Mode: 0660,Device major/minor number: 259:70000,\n"
+                 "Type: FIFO ,Mode: 0640,\n"
+                 "Type: socket ,Mode: 0755,\n");
+    free(out);
+    free(img);
+}
+
+/* ---- a journal that needs recovery; features we cannot write --------------------- */
+
+static char ext_logbuf[4096];
+static void ext_logger(void *arg, int level, const char *msg)
+{
+    (void)arg, (void)level;
+    size_t n = strlen(ext_logbuf);
+    snprintf(ext_logbuf + n, sizeof ext_logbuf - n, "%s\n", msg);
+}
+
+T_TEST(ext_needs_recovery)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/r.img", tmp), *tree = t_fmt("%s/tree", tmp);
+    struct uvfs *ctx;
+    ext_gentree(5, tree, "--files 5");
+    ext_mkimg(img, 32, "-t ext4", tree);
+    T_EQ(t_sh("debugfs -w -R 'feature needs_recovery' '%s' >/dev/null 2>&1", img), 0);
+    T_EQ(t_sh("cp '%s' '%s.before'", img, img), 0);
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/mnt", 0755));
+    T_ERR(uvfs_mount(ctx, img, "/mnt", "ext4", 0, NULL), -UVFS_ERECOVERY);
+    T_ASSERT(strstr(uvfs_errdetail(), "recovery") != NULL);
+    uvfs_set_logger(ext_logger, NULL);
+    T_OK(uvfs_mount(ctx, img, "/mnt", "ext4", UVFS_MOUNT_RDONLY, NULL));
+    uvfs_set_logger(NULL, NULL);
+    T_ASSERT(strstr(ext_logbuf, "newest changes may be missing") != NULL);
+    int d = treecmp(ctx, "/mnt", tree, EXT_READ_FLAGS);
+    T_EQ(d, 0);
+    T_ERR(uvfs_mkdir(ctx, "/mnt/x", 0755), -EROFS);
+    T_OK(uvfs_free(ctx));
+    T_EQ(t_sh("cmp -s '%s' '%s.before'", img, img), 0);
+    free(img);
+    free(tree);
+}
+
+T_TEST(ext_feature_policy)
+{
+    ext_need_tools();
+    char *img = t_fmt("%s/f.img", t_tmpdir());
+    struct uvfs *ctx;
+    /* quota: uvfs would not update the quota files: read-only, with a warning */
+    ext_mkimg(img, 32, "-t ext4 -O quota", NULL);
+    ext_logbuf[0] = 0;
+    uvfs_set_logger(ext_logger, NULL);
+    ctx = ext_mount(img, 0);
+    uvfs_set_logger(NULL, NULL);
+    T_ASSERT(strstr(ext_logbuf, "quota") != NULL);
+    T_ERR(uvfs_mkdir(ctx, "/mnt/x", 0755), -EROFS);
+    struct uvfs_statvfs sv;
+    T_OK(uvfs_statvfs(ctx, "/mnt", &sv));
+    T_ASSERT(sv.flags & 1 /* ST_RDONLY */);
+    T_OK(uvfs_free(ctx));
+    /* an unknown incompatible feature: refused, naming it */
+    ext_mkimg(img, 8, "-t ext2", NULL);
+    T_EQ(t_sh("printf '\\000\\000\\000\\200' | dd of='%s' bs=1 seek=%d conv=notrunc 2>/dev/null && "
+              "printf '\\002' | dd of='%s' bs=1 seek=%d conv=notrunc 2>/dev/null",
+              img, 1024 + 0x60, img, 1024 + 0x60), 0);
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/mnt", 0755));
+    T_ERR(uvfs_mount(ctx, img, "/mnt", "ext4", UVFS_MOUNT_RDONLY, NULL), -UVFS_EFEATURE);
+    T_ASSERT(strstr(uvfs_errdetail(), "0x80000000") != NULL);
+    T_OK(uvfs_free(ctx));
+    free(img);
+}

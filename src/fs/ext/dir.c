@@ -94,6 +94,14 @@ static int ext_nlink_add(struct ext_sb *es, ext2_ino_t ino, int delta, int mtime
     return ext_write_inode(es, ino, &in);
 }
 
+/* "." or ".."? (Inline-data directories report ".." as an ordinary entry.) */
+static int ext_is_dot(int entry, const struct ext2_dir_entry *de)
+{
+    int len = ext2fs_dirent_name_len(de);
+    if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE) return 1;
+    return (len == 1 && de->name[0] == '.') || (len == 2 && de->name[0] == '.' && de->name[1] == '.');
+}
+
 /* ---- the name index ---------------------------------------------------------- */
 
 static uint32_t ext_hash(const char *name, size_t len)
@@ -189,7 +197,7 @@ static int ext_dindex_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, i
 {
     struct ext_iter *it = priv;
     (void)dir, (void)offset, (void)blocksize, (void)buf;
-    if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || de->inode == 0) return 0;
+    if (de->inode == 0 || ext_is_dot(entry, de)) return 0;
     int len = ext2fs_dirent_name_len(de);
     if (len == 0) return 0;
     it->err = ext_dindex_add(it->ix, de->name, (size_t)len, de->inode,
@@ -305,7 +313,7 @@ static int ext_snap_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int
         if (it->started) it->blk++;
         it->started = 1;
     }
-    if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || de->inode == 0) return 0;
+    if (de->inode == 0 || ext_is_dot(entry, de)) return 0;
     int len = ext2fs_dirent_name_len(de);
     if (len == 0) return 0;
     if (s->n == s->cap) {
@@ -426,7 +434,7 @@ static int ext_replace_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, 
 {
     struct ext_replace *r = priv;
     (void)dir, (void)offset, (void)blocksize, (void)buf;
-    if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || de->inode == 0) return 0;
+    if (de->inode == 0 || ext_is_dot(entry, de)) return 0;
     if ((size_t)ext2fs_dirent_name_len(de) != r->len || memcmp(de->name, r->name, r->len) != 0)
         return 0;
     de->inode = r->ino;
@@ -452,7 +460,9 @@ static int ext_dotdot_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, i
                          int blocksize, char *buf, void *priv)
 {
     (void)dir, (void)offset, (void)blocksize, (void)buf;
-    if (entry != DIRENT_DOT_DOT_FILE) return 0;
+    int len = ext2fs_dirent_name_len(de);
+    if (entry != DIRENT_DOT_DOT_FILE && !(len == 2 && de->name[0] == '.' && de->name[1] == '.'))
+        return 0;
     de->inode = *(ext2_ino_t *)priv;
     return DIRENT_CHANGED | DIRENT_ABORT;
 }
