@@ -390,6 +390,10 @@ static int df_run(int argc, char **argv)
             avail = sv.bavail * fr;
             pct = used + avail ? (used * 100 + used + avail - 1) / (used + avail) : 0;
             type = df_fstype(&locs[i]);
+            /* "disk.img:" (from a bare IMAGE operand) is shown as "disk.img" */
+            size_t dl = strlen(locs[i].disp);
+            if (locs[i].img >= 0 && dl > 1 && locs[i].disp[dl - 1] == ':')
+                locs[i].disp[dl - 1] = '\0';
             if (json) {
                 fputs(first ? "\n {\"filesystem\": " : ",\n {\"filesystem\": ", stdout);
                 cli_json_str(stdout, locs[i].disp);
