@@ -188,15 +188,14 @@ static size_t fat_short_to_utf8(const uint8_t *e, char *out)
     while (eend > 8 && e[eend - 1] == ' ') eend--;
     for (int k = 0; k < bend; k++) {
         uint8_t b = (k == 0 && e[0] == 0x05) ? 0xe5 : e[k];
-        if (bl && b >= 'A' && b <= 'Z') b += 32;
-        o += fat_utf8_put(fat_cp437_to_uni(b), out + o);
+        uint32_t c = fat_oem_to_uni(b);
+        o += fat_utf8_put(bl ? fat_lowcase(c) : c, out + o);
     }
     if (eend > 8) {
         out[o++] = '.';
         for (int k = 8; k < eend; k++) {
-            uint8_t b = e[k];
-            if (el && b >= 'A' && b <= 'Z') b += 32;
-            o += fat_utf8_put(fat_cp437_to_uni(b), out + o);
+            uint32_t c = fat_oem_to_uni(e[k]);
+            o += fat_utf8_put(el ? fat_lowcase(c) : c, out + o);
         }
     }
     out[o] = 0;

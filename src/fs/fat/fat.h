@@ -185,7 +185,9 @@ int fat_utf8_decode(const char *s, size_t len, uint32_t *out, size_t max);
 /* Encode one code point as UTF-8 into OUT (4 bytes room); returns bytes. */
 size_t fat_utf8_put(uint32_t c, char *out);
 uint32_t fat_upcase(uint32_t c);
-uint32_t fat_cp437_to_uni(uint8_t b);
+/* A short-name byte (code page 850) as Unicode. */
+uint32_t fat_oem_to_uni(uint8_t b);
+uint32_t fat_lowcase(uint32_t c);
 
 /* ---- namei.c ---- */
 /* Parsed form of a name to create: its code points, whether it needs LFN
