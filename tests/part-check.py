@@ -27,8 +27,10 @@ def blkid(off, size):
 def check_fs(where, fs, off, size):
     b = blkid(off, size)
     btype = b.get("TYPE", "")
-    if btype == "crypto_LUKS":
+    if btype == "crypto_LUKS":  # uvfs says "luks", version "LUKS2"
         btype = "luks"
+        if b.get("VERSION"):
+            b["VERSION"] = "LUKS" + b["VERSION"]
     if not btype:
         if fs is not None:
             bad.append("%s: uvfs found %s, blkid nothing" % (where, fs["type"]))
@@ -39,6 +41,8 @@ def check_fs(where, fs, off, size):
     for key, val in (("type", btype), ("label", b.get("LABEL", "")), ("uuid", b.get("UUID", ""))):
         if fs[key] != val:
             bad.append("%s: %s is %r, blkid says %r" % (where, key, fs[key], val))
+    if b.get("VERSION") == "Joliet Extension":  # too long for uvfs_fsinfo.version
+        b["VERSION"] = "Joliet"
     if b.get("VERSION") and fs["version"] != b["VERSION"]:
         bad.append("%s: version is %r, blkid says %r" % (where, fs["version"], b["VERSION"]))
 

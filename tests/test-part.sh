@@ -97,6 +97,37 @@ mke2fs -q -F -t ext4 -L whole4 "$T/w1.img" 8M >/dev/null && check "$T/w1.img"
 mkfs.fat -C -F 32 -s 1 -n WHOLE32 "$T/w2.img" 40000 >/dev/null && check "$T/w2.img"
 truncate -s 2M "$T/w3.img" && mkswap -q -L wswap "$T/w3.img" >/dev/null && check "$T/w3.img"
 
+# Other types, each only where its mkfs is installed (they are not in the CI
+# dependency list; blkid still is the oracle).
+have() { command -v "$1" >/dev/null 2>&1; }
+mkdir -p "$T/tree" && echo hello >"$T/tree/a"
+if have mkfs.exfat; then
+    truncate -s 16M "$T/exfat.img" && mkfs.exfat -L ExLabel "$T/exfat.img" >/dev/null && check "$T/exfat.img"
+fi
+if have mkntfs; then
+    truncate -s 16M "$T/ntfs.img" && mkntfs -q -F -L "NTFS Label" "$T/ntfs.img" >/dev/null 2>&1 &&
+        check "$T/ntfs.img"
+fi
+if have mksquashfs; then
+    mksquashfs "$T/tree" "$T/sq.img" -quiet -noappend >/dev/null && check "$T/sq.img"
+fi
+if have genisoimage; then
+    genisoimage -quiet -V CDLABEL -o "$T/iso.img" "$T/tree" 2>/dev/null && check "$T/iso.img"
+    genisoimage -quiet -J -V "A Very Long Joliet Volume Label" -o "$T/iso2.img" "$T/tree" 2>/dev/null &&
+        check "$T/iso2.img"
+fi
+if have mkfs.btrfs; then
+    truncate -s 128M "$T/btrfs.img" && mkfs.btrfs -q -L btrlabel "$T/btrfs.img" >/dev/null &&
+        check "$T/btrfs.img"
+fi
+if have mkfs.xfs; then
+    truncate -s 300M "$T/xfs.img" && mkfs.xfs -q -L xfslab "$T/xfs.img" >/dev/null && check "$T/xfs.img"
+fi
+if have cryptsetup; then
+    truncate -s 20M "$T/luks.img" && printf pw | cryptsetup luksFormat -q --type luks2 --label lk \
+        --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/luks.img" - >/dev/null 2>&1 && check "$T/luks.img"
+fi
+
 if [ "$nfail" -gt 0 ]; then
     echo "$nfail failed"
     exit 1

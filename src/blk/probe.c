@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "blk_int.h"
 #include "vfs.h"
@@ -192,6 +193,42 @@ static int probe_iso_date(const uint8_t *d, char *out, size_t outlen)
     return 1;
 }
 
+/* Look for a Joliet supplementary descriptor (type 2 with a UCS-2 escape
+ * sequence) after the primary one. If there is one, its volume id (16 UCS-2
+ * characters, big-endian) is the label, continued by the primary label when
+ * it was cut at 16 characters and the two agree, as blkid does. */
+static void probe_iso_joliet(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    for (int i = 1; i < 32; i++) {
+        uint8_t vd[128];
+        if (!probe_read(dev, vd, sizeof vd, 32768 + (uint64_t)i * 2048)) return;
+        if (memcmp(vd + 1, "CD001", 5) != 0 || vd[0] == 255) return;
+        if (vd[0] != 2 || vd[88] != '%' || vd[89] != '/' ||
+            (vd[90] != '@' && vd[90] != 'C' && vd[90] != 'E'))
+            continue;
+        /* blkid says "Joliet Extension", which does not fit uvfs_fsinfo */
+        snprintf(fi->version, sizeof fi->version, "Joliet");
+        uint8_t le[32];
+        size_t n = 0;
+        for (; n < 16; n++) { /* to little-endian for probe_utf16 */
+            le[2 * n] = vd[40 + 2 * n + 1];
+            le[2 * n + 1] = vd[40 + 2 * n];
+        }
+        char label[128];
+        probe_utf16(label, sizeof label, le, 16);
+        size_t len = strlen(label);
+        while (len > 0 && label[len - 1] == ' ') label[--len] = 0;
+        /* cut at 16 characters: continue with the primary label */
+        size_t chars = 0;
+        for (size_t k = 0; k < len; k++) chars += ((uint8_t)label[k] & 0xC0) != 0x80;
+        if (chars == 16 && strlen(fi->label) > 16 && strncasecmp(fi->label, label, 16) == 0 &&
+            len == 16)
+            snprintf(label + 16, sizeof label - 16, "%s", fi->label + 16);
+        if (label[0]) snprintf(fi->label, sizeof fi->label, "%s", label);
+        return;
+    }
+}
+
 static int probe_iso9660(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t pvd[848];
@@ -199,6 +236,7 @@ static int probe_iso9660(struct blk_dev *dev, struct uvfs_fsinfo *fi)
     if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0) return 0;
     probe_set(fi, "iso9660", "");
     probe_str(fi->label, sizeof fi->label, pvd + 40, 32);
+    probe_iso_joliet(dev, fi);
     if (!probe_iso_date(pvd + 830, fi->uuid, sizeof fi->uuid))
         probe_iso_date(pvd + 813, fi->uuid, sizeof fi->uuid);
     return 1;
