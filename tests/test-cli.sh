@@ -9,7 +9,7 @@
 #
 #   UVFS=build/src/cli/uvfs bash tests/test-cli.sh [SECTION...]
 #
-# Sections: split usage errors extread extwrite imgimg fat part json. Prints a
+# Sections: split usage errors extread extwrite imgimg fat part json corrupt. Prints a
 # line per failure and a closing summary; exit 0 all passed, 1 some failed,
 # 77 when a needed tool is missing.
 set -u
@@ -39,10 +39,17 @@ bad() {
     nfail=$((nfail + 1))
     echo "FAIL [$section]: $*" >&2
 }
+# A sanitizer report must never hide behind an expected exit status 1.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:exitcode=86"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:exitcode=86"
 # run CMD... : run, keeping stdout in $T/out, stderr in $T/err, status in $rc
 run() {
     "$@" >"$T/out" 2>"$T/err"
     rc=$?
+    if [ "$rc" -ge 86 ] || grep -qE 'Sanitizer|runtime error:' "$T/err"; then
+        bad "crash or sanitizer report (exit $rc): $*"
+        sed 's/^/    /' "$T/err" | head -20 >&2
+    fi
 }
 show_err() { sed 's/^/    stderr: /' "$T/err" | head -5 >&2; }
 # expect RC DESC CMD... : run CMD and check its exit status
@@ -565,6 +572,50 @@ t_part() {
     expect 0 "MBR by label" "$UVFS" cat mbr.img@rootfs:/p.txt
 }
 
+t_corrupt() {
+    section=corrupt
+    make_ext c.img src 8M || { bad "mke2fs failed"; return; }
+    # a directory cycle: /sub/deeper/loop is /sub again
+    cp c.img cyc.img
+    debugfs -w -R 'link /sub /sub/deeper/loop' cyc.img >/dev/null 2>&1
+    if debugfs -R 'ls /sub/deeper' cyc.img 2>/dev/null | grep -q loop; then
+        for cmd in "ls -R" "find" "tree" "cp -r"; do
+            rm -rf cycout
+            local dst=
+            [ "$cmd" = "cp -r" ] && dst=cycout
+            run timeout 120 "$UVFS" $cmd cyc.img:/sub $dst
+            if [ "$rc" -eq 1 ]; then ok; else bad "$cmd on a directory cycle: exit $rc"; show_err; fi
+        done
+    else
+        bad "debugfs could not make the cycle"
+    fi
+    # seeded garbage over the metadata area (not the superblock)
+    local seed
+    for seed in 1 2 3 4 5 6; do
+        cp c.img bad$seed.img
+        python3 - "bad$seed.img" "$seed" <<'PY'
+import random, sys
+path, seed = sys.argv[1], int(sys.argv[2])
+r = random.Random(seed)
+with open(path, "r+b") as f:
+    for _ in range(40):
+        off = r.randrange(4096, 2 * 1048576)
+        f.seek(off)
+        f.write(r.randbytes(r.choice([1, 4, 64, 512])))
+PY
+        local before
+        before=$(fingerprint bad$seed.img)
+        for cmd in "ls -laR" "find" "tree"; do
+            run timeout 120 "$UVFS" $cmd bad$seed.img:/
+            if [ "$rc" -le 1 ]; then ok; else bad "$cmd on corrupt image (seed $seed): exit $rc"; show_err; fi
+        done
+        rm -rf badout
+        run timeout 120 "$UVFS" cp -r bad$seed.img:/ badout
+        if [ "$rc" -le 1 ]; then ok; else bad "cp -r from corrupt image (seed $seed): exit $rc"; show_err; fi
+        same "corrupt image untouched by reads (seed $seed)" "$(fingerprint bad$seed.img)" "$before"
+    done
+}
+
 t_json() {
     section=json
     mkdir -p weird
@@ -590,7 +641,7 @@ t_json() {
 
 mkdir -p src
 make_tree src
-sections=${*:-split usage errors extread extwrite imgimg fat part json}
+sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt}
 for s in $sections; do
     "t_$s"
 done
