@@ -344,16 +344,10 @@ static int hostfs_put_super(struct vfs_sb *sb)
     return 0;
 }
 
-static int hostfs_sync(struct vfs_sb *sb)
-{
-    struct hostfs_sb *hs = HOSTFS_SB(sb);
-    /* syncfs needs a real descriptor, not O_PATH */
-    int fd = hostfs_open_beneath(hs, "", O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return fd;
-    int r = syncfs(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
+/* No sync op: hostfs keeps no data of its own (every write is a pwrite to the
+ * host), and the core calls sync at every unmount, where a syncfs(2) of the
+ * host filesystem would wait for all its other writers. fsync of an open file
+ * does reach the host (hostfs_fsync). */
 
 static int hostfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
 {
@@ -963,7 +957,6 @@ static int hostfs_removexattr(struct vfs_vnode *vn, const char *name)
 
 static const struct vfs_ops hostfs_ops = {
     .put_super = hostfs_put_super,
-    .sync = hostfs_sync,
     .statfs = hostfs_statfs,
     .evict = hostfs_evict,
     .lookup = hostfs_lookup,
