@@ -492,7 +492,7 @@ T_TEST(xattrs_on_host_files)
 }
 
 /* A host mount point below the root is not crossed. Needs the right to mount. */
-T_TEST(host_mount_point_not_crossed)
+static void mount_point_checks(void)
 {
     char *host, *out;
     struct uvfs *ctx = setup(&host, &out);
@@ -513,8 +513,30 @@ T_TEST(host_mount_point_not_crossed)
     umount2(mp, MNT_DETACH);
     T_ERR(rc, -EXDEV);
     T_ERR(rc2, -EXDEV);
+    /* a directory already known, then bind-mounted onto itself (same inode,
+     * same st_dev): only the mount-root check of the walk can refuse it */
+    struct uvfs_dir *d;
+    struct uvfs_dirent e;
+    T_OK(uvfs_opendir(ctx, "/h/sub", &d));
+    char *sub = t_fmt("%s/sub", host);
+    T_ASSERT(mount(sub, sub, NULL, MS_BIND, NULL) == 0);
+    while ((rc = uvfs_readdir(d, &e)) == 1) {}
+    umount2(sub, MNT_DETACH);
+    T_ERR(rc, -EXDEV);
+    T_OK(uvfs_closedir(d));
     T_OK(uvfs_free(ctx));
-    free(mp), free(host), free(out);
+    free(sub), free(mp), free(host), free(out);
+}
+
+T_TEST(host_mount_point_not_crossed)
+{
+    mount_point_checks();
+}
+
+T_TEST(host_mount_point_not_crossed_fallback_walk)
+{
+    hostfs_test_no_openat2 = 1;
+    mount_point_checks();
 }
 
 /* A listing longer than the core's batches resumes by cookie (getdents d_off)

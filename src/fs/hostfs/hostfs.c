@@ -30,9 +30,8 @@
  * cover, so they are not shown as plain directories either): lookup of a name
  * whose st_dev differs from the root's, or that is a mount root (bind mounts,
  * STATX_ATTR_MOUNT_ROOT), gives -EXDEV, and openat2 refuses with
- * RESOLVE_NO_XDEV. So inode numbers (host st_ino) are unique in the sb. (The
- * fallback walk for kernels without openat2 checks st_dev only, so it would
- * pass a same-device bind mount placed in the tree by the host's admin.)
+ * RESOLVE_NO_XDEV (the fallback walk checks st_dev and STATX_ATTR_MOUNT_ROOT
+ * at each step). So inode numbers (host st_ino) are unique in the sb.
  *
  * Device nodes are not opened (as a nodev mount: -EACCES); fifos and sockets
  * can be created and listed but not read or written.
@@ -102,7 +101,8 @@ struct hostfs_fh {
 
 /* ---- confined opening ---------------------------------------------------------- */
 
-/* Open REL below the root one component at a time (no openat2). */
+/* Open REL below the root one component at a time (no openat2, or REL is
+ * too long for it). */
 static int hostfs_walk_fallback(struct hostfs_sb *hs, const char *rel, int flags)
 {
     int fd = fcntl(hs->rootfd, F_DUPFD_CLOEXEC, 0);
@@ -126,13 +126,21 @@ static int hostfs_walk_fallback(struct hostfs_sb *hs, const char *rel, int flags
         int err = errno;
         close(fd);
         if (nfd < 0) return -(err == ENOTDIR && !last ? ELOOP : err);
-        struct stat st;
-        if (fstat(nfd, &st) < 0) {
+        /* refuse other filesystems and mount roots (bind mounts keep st_dev),
+         * as RESOLVE_NO_XDEV does */
+        struct statx sx;
+        if (statx(nfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO, &sx) < 0) {
             err = errno;
             close(nfd);
             return -err;
         }
-        if (st.st_dev != hs->dev) {
+        int mroot = makedev(sx.stx_dev_major, sx.stx_dev_minor) != hs->dev;
+#ifdef STATX_ATTR_MOUNT_ROOT
+        if ((sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+            (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+            mroot = 1;
+#endif
+        if (mroot) {
             close(nfd);
             return -EXDEV;
         }
@@ -153,8 +161,9 @@ static int hostfs_walk_fallback(struct hostfs_sb *hs, const char *rel, int flags
  * following a symlink. Returns a new descriptor or a negative errno. */
 static int hostfs_open_beneath(struct hostfs_sb *hs, const char *rel, int flags)
 {
-    if (strlen(rel) >= PATH_MAX) return -ENAMETOOLONG;
-    if (!hs->no_openat2 && !hostfs_test_no_openat2) {
+    /* openat2 takes at most PATH_MAX bytes; deeper paths (reachable through
+     * the inode-based front ends) take the component walk */
+    if (!hs->no_openat2 && !hostfs_test_no_openat2 && strlen(rel) < PATH_MAX) {
         struct open_how how = {
             .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
