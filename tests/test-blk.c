@@ -292,3 +292,73 @@ T_TEST(locking_shared_and_exclusive)
     blk_put(a);
     free(path);
 }
+
+/* A block device (a loop device over a pattern file): size by ioctl, reads,
+ * writes + flush and BLKDISCARD reach the backing file. */
+static int bdev_discard_rc;
+
+static void bdev_checks(const char *dev)
+{
+    struct blk_dev *d;
+    T_OK(blk_open_file(dev, 0, &d));
+    T_EQ(d->size, 16 << 20);
+    T_EQ(d->sector_size, 512);
+    uint8_t buf[4096];
+    T_OK(blk_read(d, buf, sizeof buf, 12345));
+    for (size_t i = 0; i < sizeof buf; i++) T_EQ(buf[i], pat(12345 + i));
+    T_ERR(blk_read(d, buf, 2, (16 << 20) - 1), -EIO);
+    blk_put(d);
+    T_OK(blk_open_file(dev, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &d));
+    T_OK(blk_write(d, "written via loop", 16, 1 << 20));
+    T_OK(blk_flush(d));
+    bdev_discard_rc = blk_discard(d, 2 << 20, 1 << 20);
+    T_ASSERT(bdev_discard_rc == 0 || bdev_discard_rc == -EOPNOTSUPP);
+    T_OK(blk_flush(d));
+    blk_put(d);
+}
+
+T_TEST(block_device_io)
+{
+    t_need("losetup");
+    char *path = mkpattern("backing", 16 << 20);
+    char *out = t_sh_out("losetup --show -f '%s' 2>/dev/null", path);
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = 0;
+    if (strncmp(out, "/dev/loop", 9) != 0) T_SKIP("cannot attach a loop device (not root?)");
+    fflush(NULL);
+    int fds[2];
+    T_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        bdev_checks(out);
+        T_EQ(write(fds[1], &bdev_discard_rc, sizeof bdev_discard_rc), (ssize_t)sizeof bdev_discard_rc);
+        _exit(0);
+    }
+    close(fds[1]);
+    int drc = 1;
+    ssize_t got = read(fds[0], &drc, sizeof drc);
+    close(fds[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    t_sh("losetup -d '%s'", out);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) T_FAIL("checks on %s failed", out);
+    T_EQ(got, (ssize_t)sizeof drc);
+    /* the backing file, read with libc */
+    int fd = open(path, O_RDONLY);
+    T_ASSERT(fd >= 0);
+    char b[16];
+    T_EQ(pread(fd, b, 16, 1 << 20), 16);
+    T_MEMEQ(b, "written via loop", 16);
+    if (drc == 0) {
+        uint8_t z[4096];
+        T_EQ(pread(fd, z, sizeof z, (2 << 20) + 8192), (ssize_t)sizeof z);
+        for (size_t i = 0; i < sizeof z; i++) T_EQ(z[i], 0);
+    } else {
+        printf("  BLKDISCARD not supported here\n");
+    }
+    close(fd);
+    free(out);
+    free(path);
+}

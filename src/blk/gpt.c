@@ -2,7 +2,7 @@
  * gpt.c — the GUID partition table: header at LBA 1 (signature, header CRC32,
  * entry-array CRC32, sane sizes), falling back to the backup header at the
  * last LBA with a warning when the primary header or its array is damaged.
- * Sector size 512, else 4096. Partition names are UTF-16LE, turned into UTF-8.
+ * Sector size: the device's (512 for image files), else the other of 512 and 4096. Partition names are UTF-16LE, turned into UTF-8.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -244,16 +244,20 @@ static int blk_gpt_try(struct blk_dev *dev, uint32_t ss, struct blk_table *t, in
 
 int blk_gpt_read(struct blk_dev *dev, struct blk_table *t)
 {
+    /* The device's logical sector size first (512 for image files), then the
+     * other common one: an image copied from a 4K-sector disk. */
+    uint32_t first = dev->sector_size == 4096 ? 4096 : 512;
+    uint32_t second = first == 512 ? 4096 : 512;
     int found = 0;
-    int rc = blk_gpt_try(dev, 512, t, &found);
+    int rc = blk_gpt_try(dev, first, t, &found);
     if (rc == 0 || found || rc == -ENOMEM) return rc;
-    /* Nothing at all with 512-byte sectors: maybe a 4K-sector disk. The 512
-     * detail was recorded first and stays if this fails too. */
-    int found4k = 0;
-    int rc4 = blk_gpt_try(dev, 4096, t, &found4k);
-    if (rc4 == 0) {
-        vfs_detail_clear(); /* the 512-byte attempt's detail is moot */
-        dev->sector_size = dev->sector_size < 4096 ? 4096 : dev->sector_size;
+    /* Nothing at all with that size. The first attempt's detail was recorded
+     * and stays if this fails too. */
+    int found2 = 0;
+    int rc2 = blk_gpt_try(dev, second, t, &found2);
+    if (rc2 == 0) {
+        vfs_detail_clear(); /* the first attempt's detail is moot */
+        if (dev->sector_size < second) dev->sector_size = second;
         return 0;
     }
     return rc;

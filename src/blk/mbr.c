@@ -4,6 +4,8 @@
  * holds the logical partitions, numbered from 5 as Linux and sfdisk do.
  * The chain is bounded (at most BLK_MBR_MAX_LOGICAL links, each inside the
  * container, none visited twice); a broken chain ends with a warning.
+ * LBAs count logical sectors of the device: 512 bytes for image files, what
+ * the kernel says (BLKSSZGET) for block devices.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +14,6 @@
 #include "blk_int.h"
 
 #define BLK_MBR_MAX_LOGICAL 128
-#define BLK_MBR_SECTOR 512u
 
 struct blk_mbr_ent {
     uint8_t boot, type;
@@ -30,7 +31,8 @@ static void blk_mbr_ent(const uint8_t *sector, int i, struct blk_mbr_ent *e)
 
 /* Walk the EBR chain of the extended partition EXT; logical partitions get
  * numbers from 5. */
-static int blk_mbr_logical(struct blk_dev *dev, const struct blk_part *ext, struct blk_table *t)
+static int blk_mbr_logical(struct blk_dev *dev, uint64_t ss, const struct blk_part *ext,
+                           struct blk_table *t)
 {
     uint64_t visited[BLK_MBR_MAX_LOGICAL];
     size_t nvisited = 0;
@@ -74,14 +76,14 @@ static int blk_mbr_logical(struct blk_dev *dev, const struct blk_part *ext, stru
             if (blk_mbr_is_extended(e.type)) {
                 if (have_link) continue; /* extra link pointer: ignored, as libfdisk does */
                 have_link = 1;
-                next = ext->start + (uint64_t)e.start * BLK_MBR_SECTOR;
+                next = ext->start + (uint64_t)e.start * ss;
             } else {
                 if (have_data) continue;
                 have_data = 1;
                 struct blk_part p = {0};
                 p.number = number++;
-                p.start = ebr + (uint64_t)e.start * BLK_MBR_SECTOR;
-                p.size = (uint64_t)e.nsect * BLK_MBR_SECTOR;
+                p.start = ebr + (uint64_t)e.start * ss;
+                p.size = (uint64_t)e.nsect * ss;
                 p.mbr_type = e.type;
                 p.bootable = e.boot == 0x80;
                 if (p.start < ext->start || p.start - ext->start > ext->size ||
@@ -106,6 +108,8 @@ static int blk_mbr_logical(struct blk_dev *dev, const struct blk_part *ext, stru
 int blk_mbr_read(struct blk_dev *dev, const uint8_t sector[512], struct blk_table *t)
 {
     struct blk_mbr_ent e[4];
+    uint64_t ss = dev->sector_size;
+    if (ss < 512 || ss > 65536 || (ss & (ss - 1))) ss = 512;
     for (int i = 0; i < 4; i++) blk_mbr_ent(sector, i, &e[i]);
     snprintf(t->type, sizeof t->type, "dos");
     snprintf(t->disk_id, sizeof t->disk_id, "0x%08" PRIx32, blk_le32(sector + 440));
@@ -115,8 +119,8 @@ int blk_mbr_read(struct blk_dev *dev, const uint8_t sector[512], struct blk_tabl
         if (e[i].type == 0 || e[i].nsect == 0) continue;
         struct blk_part p = {0};
         p.number = i + 1;
-        p.start = (uint64_t)e[i].start * BLK_MBR_SECTOR;
-        p.size = (uint64_t)e[i].nsect * BLK_MBR_SECTOR;
+        p.start = (uint64_t)e[i].start * ss;
+        p.size = (uint64_t)e[i].nsect * ss;
         p.mbr_type = e[i].type;
         p.bootable = e[i].boot == 0x80;
         p.extended = blk_mbr_is_extended(e[i].type);
@@ -135,7 +139,7 @@ int blk_mbr_read(struct blk_dev *dev, const uint8_t sector[512], struct blk_tabl
         }
         have_ext = 1;
         struct blk_part ext = t->parts[i]; /* copy: the array may move */
-        int rc = blk_mbr_logical(dev, &ext, t);
+        int rc = blk_mbr_logical(dev, ss, &ext, t);
         if (rc < 0) return rc;
     }
     return 0;
