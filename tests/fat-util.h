@@ -69,6 +69,7 @@ static struct uvfs *fat_mount(const char *img, unsigned flags, const char *opts)
     struct uvfs *c;
     T_OK(uvfs_new(&c));
     T_OK(uvfs_mkdir(c, "/f", 0755));
+    if (!opts && getenv("FAT_TRACE")) opts = "trace"; /* debugging aid */
     T_OK(uvfs_mount(c, img, "/f", "vfat", flags, opts));
     return c;
 }

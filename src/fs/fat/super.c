@@ -290,7 +290,7 @@ static int fat_mount(struct blk_dev *dev, const char *source, const char *opts, 
     fs->next_ino = dev->size / FAT_DIRENT + 16;
     fs->vfs.blksize = fs->csize;
     rc = vfs_sb_init(&fs->vfs, &fat_ops, &fat_fstype, sizeof(struct fat_inode),
-                     fs->rdonly ? VFS_SB_RDONLY : 0);
+                     VFS_SB_CASELESS | (fs->rdonly ? VFS_SB_RDONLY : 0));
     if (rc < 0) goto fail;
     inited = 1;
     fs->vfs.dev = dev;
