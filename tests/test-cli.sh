@@ -585,6 +585,7 @@ t_corrupt() {
             [ "$cmd" = "cp -r" ] && dst=cycout
             run timeout 120 "$UVFS" $cmd cyc.img:/sub $dst
             if [ "$rc" -eq 1 ]; then ok; else bad "$cmd on a directory cycle: exit $rc"; show_err; fi
+            err_has "uvfs: cyc.img:/sub/deeper/loop: directory cycle: this is cyc.img:/sub again (corrupt filesystem?); not descending"
         done
     else
         bad "debugfs could not make the cycle"

@@ -152,6 +152,14 @@ char *cli_loc_base(const struct cli_loc *loc);
  * is reported with the image's name); returns the final exit status. */
 int cli_finish(void);
 
+/* Recursive walks (ls -R, tree, find, cp -r, rm -r) call cli_walk_enter()
+ * before reading a directory and cli_walk_leave() after. Enter fails (-1,
+ * reported, exit status 1) when DIR is one of its own ancestors -- a
+ * directory cycle, which only a corrupt image has -- or the walk is deeper
+ * than CLI_MAX_DEPTH; the caller then skips DIR. */
+int cli_walk_enter(const struct cli_loc *dir, const struct uvfs_stat *st);
+void cli_walk_leave(void);
+
 /* ---- file operations over host and image paths (fsops.c) -------------------
  * All return >= 0 or a negative errno / -UVFS_E*. A failing image call keeps
  * its uvfs_errdetail() for cli_err(); a failing host call clears it. */

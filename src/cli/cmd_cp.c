@@ -178,28 +178,26 @@ static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uv
     size_t n = 0;
     int r;
 
-    if (depth >= CLI_MAX_DEPTH) {
-        cli_err(src->disp, -ELOOP);
+    if (cli_walk_enter(src, st) < 0)
         return;
-    }
     r = cli_stat(dst, &dst_st);
     if (r == 0 && !S_ISDIR(dst_st.mode)) {
         cli_msg("%s: cannot overwrite non-directory with directory %s", dst->disp, src->disp);
-        return;
+        goto out;
     }
     if (r == -ENOENT) {
         /* owner-writable while we fill it; cp_attrs sets the final mode */
         r = cli_mkdir(dst, (st->mode & 07777) | 0700);
         if (r < 0) {
             cli_err(dst->disp, r);
-            return;
+            goto out;
         }
     } else if (r < 0) {
         cli_err(dst->disp, r);
-        return;
+        goto out;
     } else if (cp_same_file(src, st, dst, &dst_st)) {
         cli_msg("%s and %s are the same directory", src->disp, dst->disp);
-        return;
+        goto out;
     }
     if (o->verbose)
         printf("'%s' -> '%s'\n", src->disp, dst->disp);
@@ -223,6 +221,8 @@ static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uv
     }
     cli_dirents_free(de, n);
     cp_attrs(o, st, dst);
+out:
+    cli_walk_leave();
 }
 
 static struct cp_link *cp_link_find(struct cp_opts *o, const struct cli_loc *src,

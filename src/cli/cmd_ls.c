@@ -141,22 +141,24 @@ static int ls_need_stat(const struct ls_opts *o)
     return o->lng || o->json || o->rec;
 }
 
-static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header, int depth)
+static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
 {
     struct cli_dirent *de = NULL;
     struct ls_ent *ents = NULL;
+    struct uvfs_stat dst;
     size_t nde = 0, n = 0;
     uint64_t blocks = 0;
-    int r;
+    int r, entered = 0;
 
-    if (depth > CLI_MAX_DEPTH) {
-        cli_err(dir->disp, -ELOOP);
-        return;
+    if (o->rec && cli_stat(dir, &dst) == 0) {
+        if (cli_walk_enter(dir, &dst) < 0)
+            return;
+        entered = 1;
     }
     r = cli_list_dir(dir, &de, &nde);
     if (r < 0) {
         cli_err(dir->disp, r);
-        return;
+        goto out;
     }
     ents = calloc(nde + 2, sizeof *ents);
     if (!ents) {
@@ -225,14 +227,16 @@ static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header, int
             if (!S_ISDIR(ents[i].st.mode) || !strcmp(ents[i].name, ".") ||
                 !strcmp(ents[i].name, ".."))
                 continue;
-            ls_dir(o, &ents[i].loc, 1, depth + 1);
+            ls_dir(o, &ents[i].loc, 1);
         }
     }
 out:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; ents && i < n; i++)
         ls_ent_free(&ents[i]);
     free(ents);
     cli_dirents_free(de, nde);
+    if (entered)
+        cli_walk_leave();
 }
 
 static int ls_run(int argc, char **argv)
@@ -309,7 +313,7 @@ static int ls_run(int argc, char **argv)
     if (nfiles && !o.json)
         o.nout++;
     for (size_t i = 0; i < ndirs; i++)
-        ls_dir(&o, &dirs[i], nops > 1 || o.rec, 0);
+        ls_dir(&o, &dirs[i], nops > 1 || o.rec);
     if (o.json)
         fputs(o.nout ? "\n]\n" : "]\n", stdout);
 out:
@@ -357,7 +361,8 @@ struct tree_state {
     char prefix[4 * CLI_MAX_DEPTH + 8];
 };
 
-static void tree_dir(struct tree_state *t, const struct cli_loc *dir, int depth)
+static void tree_dir(struct tree_state *t, const struct cli_loc *dir,
+                     const struct uvfs_stat *dirst, int depth)
 {
     struct cli_dirent *de = NULL;
     size_t nde = 0, last = 0;
@@ -366,13 +371,12 @@ static void tree_dir(struct tree_state *t, const struct cli_loc *dir, int depth)
 
     if (t->maxdepth >= 0 && depth >= t->maxdepth)
         return;
-    if (depth >= CLI_MAX_DEPTH) {
-        cli_err(dir->disp, -ELOOP);
+    if (cli_walk_enter(dir, dirst) < 0)
         return;
-    }
     r = cli_list_dir(dir, &de, &nde);
     if (r < 0) {
         cli_err(dir->disp, r);
+        cli_walk_leave();
         return;
     }
     for (size_t i = 0; i < nde; i++)
@@ -404,7 +408,7 @@ static void tree_dir(struct tree_state *t, const struct cli_loc *dir, int depth)
             t->ndirs++;
             snprintf(t->prefix + plen, sizeof t->prefix - plen, "%s",
                      is_last ? "    " : "\u2502   ");
-            tree_dir(t, &child, depth + 1);
+            tree_dir(t, &child, &st, depth + 1);
             t->prefix[plen] = '\0';
         } else {
             t->nfiles++;
@@ -412,6 +416,7 @@ static void tree_dir(struct tree_state *t, const struct cli_loc *dir, int depth)
         cli_loc_free(&child);
     }
     cli_dirents_free(de, nde);
+    cli_walk_leave();
 }
 
 static int tree_run(int argc, char **argv)
@@ -449,7 +454,7 @@ static int tree_run(int argc, char **argv)
     cli_print_name(stdout, loc.disp);
     fputc('\n', stdout);
     if (S_ISDIR(st.mode))
-        tree_dir(&t, &loc, 0);
+        tree_dir(&t, &loc, &st, 0);
     printf("\n%lu director%s, %lu file%s\n", t.ndirs, t.ndirs == 1 ? "y" : "ies", t.nfiles,
            t.nfiles == 1 ? "" : "s");
 out:
@@ -496,13 +501,12 @@ static void find_walk(const struct find_opts *f, const struct cli_loc *loc, cons
     }
     if (!S_ISDIR(st.mode) || (f->maxdepth >= 0 && depth >= f->maxdepth))
         return;
-    if (depth >= CLI_MAX_DEPTH) {
-        cli_err(loc->disp, -ELOOP);
+    if (cli_walk_enter(loc, &st) < 0)
         return;
-    }
     r = cli_list_dir(loc, &de, &nde);
     if (r < 0) {
         cli_err(loc->disp, r);
+        cli_walk_leave();
         return;
     }
     for (size_t i = 0; i < nde; i++) {
@@ -515,6 +519,7 @@ static void find_walk(const struct find_opts *f, const struct cli_loc *loc, cons
         cli_loc_free(&child);
     }
     cli_dirents_free(de, nde);
+    cli_walk_leave();
 }
 
 static int find_run(int argc, char **argv)

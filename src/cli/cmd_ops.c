@@ -140,13 +140,12 @@ int cli_remove_tree(const struct cli_loc *l, int depth)
         }
         return 0;
     }
-    if (depth >= CLI_MAX_DEPTH) {
-        cli_err(l->disp, -ELOOP);
+    if (cli_walk_enter(l, &st) < 0)
         return -1;
-    }
     r = cli_list_dir(l, &de, &n);
     if (r < 0) {
         cli_err(l->disp, r);
+        cli_walk_leave();
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -161,6 +160,7 @@ int cli_remove_tree(const struct cli_loc *l, int depth)
         cli_loc_free(&c);
     }
     cli_dirents_free(de, n);
+    cli_walk_leave();
     if (failed)
         return -1;
     r = cli_rmdir(l);

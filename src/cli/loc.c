@@ -348,6 +348,45 @@ char *cli_loc_base(const struct cli_loc *loc)
     return strndup(s, (size_t)(p + n - s));
 }
 
+/* ---- cycle-safe walks ------------------------------------------------------------ */
+
+static struct {
+    int img;
+    uint64_t dev, ino;
+    const char *disp; /* the caller's location outlives its stack entry */
+} cli_walk_stack[CLI_MAX_DEPTH];
+static size_t cli_walk_depth;
+
+int cli_walk_enter(const struct cli_loc *dir, const struct uvfs_stat *st)
+{
+    for (size_t i = 0; i < cli_walk_depth; i++) {
+        if (cli_walk_stack[i].img == dir->img && cli_walk_stack[i].dev == st->dev &&
+            cli_walk_stack[i].ino == st->ino) {
+            cli_msg("%s: directory cycle: this is %s again (corrupt filesystem?); not "
+                    "descending",
+                    dir->disp, cli_walk_stack[i].disp);
+            return -1;
+        }
+    }
+    if (cli_walk_depth >= CLI_MAX_DEPTH) {
+        cli_detail_clear();
+        cli_err(dir->disp, -ELOOP);
+        return -1;
+    }
+    cli_walk_stack[cli_walk_depth].img = dir->img;
+    cli_walk_stack[cli_walk_depth].dev = st->dev;
+    cli_walk_stack[cli_walk_depth].ino = st->ino;
+    cli_walk_stack[cli_walk_depth].disp = dir->disp;
+    cli_walk_depth++;
+    return 0;
+}
+
+void cli_walk_leave(void)
+{
+    if (cli_walk_depth > 0)
+        cli_walk_depth--;
+}
+
 /* ---- uvfs __split ARG ------------------------------------------------------------- */
 
 static int cli_split_run(int argc, char **argv)
