@@ -261,6 +261,7 @@ t_extread() {
     make_ext e.img src || { bad "mke2fs failed"; return; }
     mkdir -p emptytree
     make_ext e2.img emptytree 8M || { bad "mke2fs failed"; return; }
+    debugfs -w -R 'ea_set /notes.md user.comment from-debugfs' e.img >/dev/null 2>&1
     local before after
     before=$(fingerprint e.img)
 
@@ -329,6 +330,13 @@ t_extread() {
     same "hard nlink" "$(python3 "$HERE/cli-json.py" get 0 nlink <out)" 2
     expect 0 "readlink" "$UVFS" readlink e.img:/abslink
     same "readlink" "$(cat out)" "/sub/nested.txt"
+
+    expect 0 "xattr list" "$UVFS" xattr list e.img:/notes.md
+    out_has "user.comment"
+    expect 0 "xattr get" "$UVFS" xattr get e.img:/notes.md user.comment
+    same "xattr get" "$(cat out)" "from-debugfs"
+    expect 1 "xattr get missing" "$UVFS" xattr get e.img:/notes.md user.nope
+    expect 2 "xattr bad op" "$UVFS" xattr frob e.img:/notes.md
 
     expect 0 "tree" "$UVFS" tree e.img:/sub
     same "tree summary" "$(tail -1 out)" "2 directories, 3 files"
@@ -416,6 +424,14 @@ t_extwrite() {
     if debugfs -R 'stat /notes.md' w.img 2>/dev/null | grep -qE 'User: +1234 +Group: +5678'; then ok; else bad "chown"; fi
     expect 0 "chown group only" "$UVFS" chown :42 w.img:/notes.md
     if debugfs -R 'stat /notes.md' w.img 2>/dev/null | grep -qE 'User: +1234 +Group: +42 '; then ok; else bad "chown :42"; fi
+    expect 0 "xattr set" "$UVFS" xattr set w.img:/hello.txt user.k value1
+    same "debugfs ea_get" "$(debugfs -R 'ea_get /hello.txt user.k' w.img 2>/dev/null)" 'user.k (6) = "value1"'
+    expect 0 "xattr rm" "$UVFS" xattr rm w.img:/hello.txt user.k
+    if debugfs -R 'ea_list /hello.txt' w.img 2>/dev/null | grep -q user.k; then bad "xattr rm"; else ok; fi
+    printf 'to image\n' >mvin.txt
+    expect 0 "mv host->image" "$UVFS" mv mvin.txt w.img:/sub/
+    same "mv host->image" "$(debugfs -R 'cat /sub/mvin.txt' w.img 2>/dev/null)" "to image"
+    [ ! -e mvin.txt ] && ok || bad "mv host->image left the source"
     expect 0 "touch -d" "$UVFS" touch -d '2011-12-13 14:15:16Z' w.img:/notes.md w.img:/touched
     if debugfs -R 'stat /notes.md' w.img 2>/dev/null | grep -q 'mtime: .* -- Tue Dec 13 14:15:16 2011'; then ok; else bad "touch -d mtime"; fi
     same "touch created" "$(debugfs -R 'stat /touched' w.img 2>/dev/null | grep -oE 'Size: [0-9]+' | head -1)" "Size: 0"
