@@ -570,6 +570,13 @@ t_part() {
     out_has "  label: rootfs"
     expect 0 "info gpt --json" "$UVFS" info --json gpt.img
     if python3 "$HERE/cli-json.py" valid <out; then ok; else bad "info --json gpt"; fi
+    cp gpt.img gptbad.img
+    dd if=/dev/zero of=gptbad.img bs=512 seek=1 count=1 conv=notrunc status=none
+    expect 0 "info with damaged primary GPT" "$UVFS" info gptbad.img
+    out_has "  name: root"
+    err_match "^uvfs: warning: gptbad.img: .*GPT"
+    same "the warning is printed once" "$(grep -c warning err)" 1
+    expect 0 "read with damaged primary GPT" "$UVFS" cat gptbad.img@root:/p.txt
     expect 0 "df partitioned" "$UVFS" df gpt.img
     if grep -q '^gpt.img@2 ' out; then ok; else bad "df gpt.img@2 line"; cat out >&2; fi
     same "partition reads leave the disk unchanged" "$(fingerprint gpt.img)" "$before"

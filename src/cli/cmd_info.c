@@ -132,6 +132,17 @@ static void info_json(const char *name, const struct uvfs_imageinfo *in)
     fputs("]}", stdout);
 }
 
+/* uvfs_image_info() both logs its warnings and returns them; info prints the
+ * returned ones (with the image's name), so the logged copies are dropped. */
+static void info_logger(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level == UVFS_LOG_ERROR) {
+        fflush(stdout);
+        fprintf(stderr, "uvfs: %s\n", msg);
+    }
+}
+
 static int info_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -152,7 +163,10 @@ static int info_run(int argc, char **argv)
         fputs("[", stdout);
     for (int i = optind; i < argc; i++) {
         struct uvfs_imageinfo *in = NULL;
-        int r = uvfs_image_info(argv[i], &in);
+        int r;
+        uvfs_set_logger(info_logger, NULL);
+        r = uvfs_image_info(argv[i], &in);
+        uvfs_set_logger(NULL, NULL);
         if (r < 0) {
             cli_detail_save();
             cli_err(argv[i], r);
