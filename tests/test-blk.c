@@ -362,3 +362,22 @@ T_TEST(block_device_io)
     free(out);
     free(path);
 }
+
+/* A backend whose every read fails: probing and table reading report the
+ * error instead of "nothing found". */
+static int eio_read(struct blk_dev *d, void *b, size_t l, uint64_t o) { (void)d; (void)b; (void)l; (void)o; return -EIO; }
+static const struct blk_ops eio_ops = {.read = eio_read, .close = cnt_close};
+
+T_TEST(read_errors_propagate)
+{
+    struct blk_dev d = {.ops = &eio_ops, .size = 1 << 20, .sector_size = 512, .flags = BLK_RDONLY,
+                        .refcount = 1, .name = "broken"};
+    struct uvfs_fsinfo fi;
+    T_ERR(blk_probe(&d, &fi), -EIO);
+    T_STREQ(fi.type, "");
+    struct blk_table *t = (struct blk_table *)1;
+    T_ERR(blk_table_read(&d, &t), -EIO);
+    T_ASSERT(t == NULL);
+    struct blk_dev *v;
+    T_ERR(blk_part_open(&d, "1", &v), -EIO);
+}

@@ -249,8 +249,21 @@ static void check_backup_used(const char *what, uint64_t off)
     char *expect = t_fmt("GPT primary header is damaged; using the backup at LBA %llu",
                          (unsigned long long)last);
     T_ASSERT(strncmp(in->warnings[0], expect, strlen(expect)) == 0);
+    /* uvfs_image_info returns its warnings; it does not log them too */
+    T_EQ(cap.n, 0);
+    /* blk_table_read (the mount path) logs them */
+    struct blk_dev *d;
+    struct blk_table *t;
+    T_OK(blk_open_file(img, 0, &d));
+    uvfs_set_logger(logcap_fn, &cap);
+    T_OK(blk_table_read(d, &t));
+    uvfs_set_logger(NULL, NULL);
     T_EQ(cap.n, 1);
     T_STREQ(cap.last, in->warnings[0]);
+    T_EQ(t->nwarnings, 1);
+    T_STREQ(t->warnings[0], in->warnings[0]);
+    blk_table_free(t);
+    blk_put(d);
     uvfs_imageinfo_free(in);
     free(expect);
     free(got);

@@ -82,6 +82,7 @@ struct blk_part {
 
 struct blk_table {
     char type[8];        /* "dos", "gpt" or "" */
+    unsigned flags;      /* BLK_TABLE_NOLOG as given to blk_table_read_flags */
     char disk_id[40];
     size_t nparts;
     struct blk_part *parts;
@@ -94,6 +95,10 @@ struct blk_table {
  * header or array is damaged is read from the backup, with a warning (also
  * sent to the logger). Both damaged: -UVFS_EBADPART. */
 int blk_table_read(struct blk_dev *dev, struct blk_table **out);
+/* The same with FLAGS: BLK_TABLE_NOLOG keeps the warnings in the table only
+ * (for callers that report them themselves, like uvfs_image_info). */
+#define BLK_TABLE_NOLOG 0x1u
+int blk_table_read_flags(struct blk_dev *dev, unsigned flags, struct blk_table **out);
 void blk_table_free(struct blk_table *t);
 
 /* Select a partition by "N" (number) or NAME (GPT name, else filesystem label)
@@ -108,7 +113,8 @@ const char *blk_part_type_name(const struct blk_table *t, const struct blk_part 
 /* ---- probing ---------------------------------------------------------------- */
 
 /* Identify the filesystem (or swap / LUKS / ...) on DEV by magic numbers,
- * cheapest first. Returns 0 and fills *out (type "" when nothing is known). */
+ * cheapest first. Returns 0 and fills *out (type "" when nothing is known),
+ * or the read error when nothing was found and a read failed (-EIO, ...). */
 int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out);
 
 /* Format a 16-byte GUID in on-disk (mixed-endian) order as upper-case text. */

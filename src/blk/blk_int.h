@@ -40,7 +40,8 @@ static inline uint32_t blk_be32(const void *p)
 
 /* Append a partition to T (copied). 0 or -ENOMEM. */
 int blk_table_add(struct blk_table *t, const struct blk_part *p);
-/* Record a warning in T and send it to the logger (UVFS_LOG_WARN). */
+/* Record a warning in T and, unless the table was read with BLK_TABLE_NOLOG,
+ * send it to the logger (UVFS_LOG_WARN). */
 void blk_table_warn(struct blk_table *t, const char *fmt, ...) VFS_PRINTF(2, 3);
 
 /* Table readers, called by blk_table_read. SECTOR holds the first 512 bytes

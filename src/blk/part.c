@@ -30,7 +30,7 @@ void blk_table_warn(struct blk_table *t, const char *fmt, ...)
     int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
     if (n < 0) return;
-    vfs_log(UVFS_LOG_WARN, "%s", msg);
+    if (!(t->flags & BLK_TABLE_NOLOG)) vfs_log(UVFS_LOG_WARN, "%s", msg);
     char **w = realloc(t->warnings, (t->nwarnings + 1) * sizeof *w);
     if (!w) {
         free(msg);
@@ -51,11 +51,17 @@ void blk_table_free(struct blk_table *t)
 
 int blk_table_read(struct blk_dev *dev, struct blk_table **out)
 {
+    return blk_table_read_flags(dev, 0, out);
+}
+
+int blk_table_read_flags(struct blk_dev *dev, unsigned flags, struct blk_table **out)
+{
     uint8_t sec[512];
     int rc = 0;
     *out = NULL;
     struct blk_table *t = calloc(1, sizeof *t);
     if (!t) return -ENOMEM;
+    t->flags = flags;
     if (dev->size < 1024) goto done; /* too small for any table */
     rc = blk_read(dev, sec, sizeof sec, 0);
     if (rc < 0) goto done;

@@ -15,12 +15,18 @@
 #include "blk_int.h"
 #include "vfs.h"
 
+/* The first I/O error of the current blk_probe call on this thread: a
+ * device that cannot be read is an error, not "nothing found". */
+static _Thread_local int probe_ioerr;
+
 /* Read LEN bytes at OFF; 1 if read, 0 if the device is too small or the read
- * failed (a prober then simply does not match). */
+ * failed (a prober then simply does not match; the error is kept). */
 static int probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
 {
     if (off > dev->size || len > dev->size - off) return 0;
-    return blk_read(dev, buf, len, off) == 0;
+    int rc = blk_read(dev, buf, len, off);
+    if (rc < 0 && !probe_ioerr) probe_ioerr = rc;
+    return rc == 0;
 }
 
 /* Copy an on-disk string of at most N bytes, stopping at NUL, trimming
@@ -491,6 +497,7 @@ static int probe_fat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo 
 int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out)
 {
     memset(out, 0, sizeof *out);
+    probe_ioerr = 0;
     if (probe_luks(dev, out) || probe_xfs(dev, out) || probe_squashfs(dev, out) ||
         probe_ext(dev, out) || probe_btrfs(dev, out) || probe_iso9660(dev, out) ||
         probe_swap(dev, out))
@@ -500,7 +507,7 @@ int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out)
         (probe_ntfs(dev, bs, out) || probe_exfat(dev, bs, out) || probe_fat(dev, bs, out)))
         goto found;
     memset(out, 0, sizeof *out);
-    return 0;
+    return probe_ioerr; /* 0: nothing known here */
 found:
     out->has_driver = vfs_fstype_find(out->type) != NULL;
     return 0;

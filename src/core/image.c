@@ -15,7 +15,8 @@
 
 static int image_warn(struct uvfs_imageinfo *info, const char *fmt, ...) VFS_PRINTF(2, 3);
 
-/* Append a warning to INFO (and send it to the logger). 0 or -ENOMEM. */
+/* Append a warning to INFO. 0 or -ENOMEM. Warnings are returned to the
+ * caller, not logged: the caller reports them (uvfs info prints them). */
 static int image_warn(struct uvfs_imageinfo *info, const char *fmt, ...)
 {
     char *msg = NULL;
@@ -24,7 +25,6 @@ static int image_warn(struct uvfs_imageinfo *info, const char *fmt, ...)
     int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
     if (n < 0) return -ENOMEM;
-    vfs_log(UVFS_LOG_WARN, "%s", msg);
     char **w = realloc(info->warnings, (info->nwarnings + 1) * sizeof *w);
     if (!w) {
         free(msg);
@@ -71,12 +71,11 @@ int uvfs_image_info(const char *path, struct uvfs_imageinfo **out)
         goto out;
     }
     info->size = dev->size;
-    rc = blk_table_read(dev, &t);
+    rc = blk_table_read_flags(dev, BLK_TABLE_NOLOG, &t);
     if (rc < 0) goto out;
     snprintf(info->table, sizeof info->table, "%s", t->type);
     snprintf(info->disk_id, sizeof info->disk_id, "%s", t->disk_id);
     for (size_t i = 0; i < t->nwarnings; i++) {
-        /* already logged by the block layer: copy without logging again */
         char **w = realloc(info->warnings, (info->nwarnings + 1) * sizeof *w);
         if (!w || !(w[info->nwarnings] = strdup(t->warnings[i]))) {
             if (w) info->warnings = w;
