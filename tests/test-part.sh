@@ -97,6 +97,16 @@ mke2fs -q -F -t ext4 -L whole4 "$T/w1.img" 8M >/dev/null && check "$T/w1.img"
 mkfs.fat -C -F 32 -s 1 -n WHOLE32 "$T/w2.img" 40000 >/dev/null && check "$T/w2.img"
 truncate -s 2M "$T/w3.img" && mkswap -q -L wswap "$T/w3.img" >/dev/null && check "$T/w3.img"
 
+# FAT labels: the root directory's volume-label entry wins over the boot
+# sector's, as blkid has it; a cleared label is no label.
+if command -v mlabel >/dev/null 2>&1; then
+    mkfs.fat -C -n OLDLBL "$T/f1.img" 4096 >/dev/null && mlabel -i "$T/f1.img" ::NEWLBL && check "$T/f1.img"
+    printf 'BOOTSECTLBL' | dd of="$T/f1.img" bs=1 seek=43 conv=notrunc status=none && check "$T/f1.img"
+    mkfs.fat -C -F 32 -s 1 -n OLD32 "$T/f2.img" 40000 >/dev/null && mlabel -i "$T/f2.img" ::NEW32 &&
+        check "$T/f2.img"
+    mlabel -c -i "$T/f2.img" && check "$T/f2.img"
+fi
+
 # Other types, each only where its mkfs is installed (they are not in the CI
 # dependency list; blkid still is the oracle).
 have() { command -v "$1" >/dev/null 2>&1; }
