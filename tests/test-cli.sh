@@ -254,6 +254,10 @@ t_errors() {
     # one bad operand does not stop the others
     expect 1 "partial failure" "$UVFS" cat e.img:/nope e.img:/hello.txt
     out_has "Hello, world"
+    expect 1 "one unmountable image among others" "$UVFS" ls random.img: e.img:/sub
+    err_match "^uvfs: random.img: "
+    out_has "nested.txt"
+    expect 1 "touch -r from an unmountable image" "$UVFS" touch -r random.img:/x ./t1
 }
 
 t_extread() {

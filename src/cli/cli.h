@@ -108,6 +108,7 @@ struct cli_img {
     ino_t ino;
     int rw;        /* mount read-write */
     int mounted;
+    int failed;    /* the mount failed (reported); its locations are skipped */
 };
 
 /* A location: a host path or a path in a mounted image. */
@@ -134,8 +135,11 @@ extern struct cli_session cli;
  * not mounted until cli_mount_all(). Errors are reported; returns 0 or -1. */
 int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc);
 /* Mount every registered image (each in its own context, at "/"). Reports
- * errors; returns 0 or -1. */
+ * each failure; returns 0, or -1 if any image failed (the others are still
+ * mounted: commands with several operands go on with those whose
+ * cli_loc_mounted() is true). */
 int cli_mount_all(void);
+int cli_loc_mounted(const struct cli_loc *loc);
 /* A new location for NAME inside directory PARENT. */
 int cli_loc_child(const struct cli_loc *parent, const char *name, struct cli_loc *out);
 /* A copy of LOC. */

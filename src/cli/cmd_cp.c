@@ -427,8 +427,13 @@ static int cp_main(const char *cmd, struct cp_opts *o, int nsrc, char **srcargs,
     }
     for (int i = 0; i < nsrc; i++)
         ok[i] = cli_loc_parse(srcargs[i], is_mv, &srcs[i]) == 0;
-    if (cli_loc_parse(dstarg, 1, &dst) < 0 || cli_mount_all() < 0)
+    if (cli_loc_parse(dstarg, 1, &dst) < 0)
         goto out;
+    cli_mount_all();
+    if (!cli_loc_mounted(&dst))
+        goto out;
+    for (int i = 0; i < nsrc; i++)
+        ok[i] = ok[i] && cli_loc_mounted(&srcs[i]);
     r = cli_stat(&dst, &st);
     if (r == 0 && S_ISDIR(st.mode))
         dst_is_dir = 1;

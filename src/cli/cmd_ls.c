@@ -279,8 +279,9 @@ static int ls_run(int argc, char **argv)
     }
     for (size_t i = 0; i < nops; i++)
         ok[i] = cli_loc_parse(argv[optind + (int)i], 0, &locs[i]) == 0;
-    if (cli_mount_all() < 0)
-        goto out;
+    cli_mount_all();
+    for (size_t i = 0; i < nops; i++)
+        ok[i] = ok[i] && cli_loc_mounted(&locs[i]);
     for (size_t i = 0; i < nops; i++) {
         struct uvfs_stat st;
         int r;

@@ -34,7 +34,10 @@ static int ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
     }
     for (size_t i = 0; i < n; i++)
         (*ok)[i] = cli_loc_parse(args[i], 1, &(*locs)[i]) == 0;
-    return cli_mount_all();
+    cli_mount_all();
+    for (size_t i = 0; i < n; i++)
+        (*ok)[i] = (*ok)[i] && cli_loc_mounted(&(*locs)[i]);
+    return 0;
 }
 
 static int ops_done(struct cli_loc *locs, int *ok, size_t n)
@@ -690,7 +693,10 @@ static int touch_run(int argc, char **argv)
     if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
         if (have_ref) {
             struct uvfs_stat st;
-            int r = cli_stat(&ref, &st);
+            int r;
+            if (!cli_loc_mounted(&ref))
+                goto out;
+            r = cli_stat(&ref, &st);
             if (r < 0) {
                 cli_err(ref.disp, r);
                 goto out;

@@ -21,7 +21,10 @@ static int read_setup(char **args, size_t n, struct cli_loc *locs, int *ok)
 {
     for (size_t i = 0; i < n; i++)
         ok[i] = cli_loc_parse(args[i], 0, &locs[i]) == 0;
-    return cli_mount_all();
+    cli_mount_all();
+    for (size_t i = 0; i < n; i++)
+        ok[i] = ok[i] && cli_loc_mounted(&locs[i]);
+    return 0;
 }
 
 static void read_free(struct cli_loc *locs, int *ok, size_t n)

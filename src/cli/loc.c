@@ -227,26 +227,38 @@ int cli_loc_parse(const char *arg, int rw, struct cli_loc *loc)
 
 int cli_mount_all(void)
 {
-    int r;
+    int r, failed = 0;
 
     for (size_t i = 0; i < cli.nimgs; i++) {
         struct cli_img *img = &cli.imgs[i];
-        if (img->mounted)
+        if (img->mounted || img->failed)
             continue;
-        if (!img->ctx && (r = uvfs_new(&img->ctx)) < 0) {
+        if ((r = uvfs_new(&img->ctx)) < 0) {
             cli_detail_save();
             cli_err(img->spec, r);
-            return -1;
+            img->ctx = NULL;
+            img->failed = 1;
+            failed = 1;
+            continue;
         }
         r = uvfs_mount(img->ctx, img->spec, "/", NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY, NULL);
         if (r < 0) {
             cli_detail_save();
             cli_err(img->spec, r);
-            return -1;
+            uvfs_free(img->ctx);
+            img->ctx = NULL;
+            img->failed = 1;
+            failed = 1;
+            continue;
         }
         img->mounted = 1;
     }
-    return 0;
+    return failed ? -1 : 0;
+}
+
+int cli_loc_mounted(const struct cli_loc *loc)
+{
+    return loc->img < 0 || cli.imgs[loc->img].mounted;
 }
 
 int cli_finish(void)
