@@ -149,7 +149,11 @@ static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[256];
     if (!probe_read(dev, sb, sizeof sb, 1024) || blk_le16(sb + 56) != 0xEF53) return 0;
-    if (blk_le32(sb + 24) > 6) return 0; /* s_log_block_size: 1 KiB..64 KiB */
+    /* A few sanity checks so that two stray bytes (in a FAT, say) are not
+     * taken for ext: block size 1..64 KiB, revision 0 or 1, non-empty groups. */
+    if (blk_le32(sb + 24) > 6 || blk_le32(sb + 76) > 1 || blk_le32(sb + 32) == 0 ||
+        blk_le32(sb + 40) == 0)
+        return 0;
     uint32_t compat = blk_le32(sb + 92), incompat = blk_le32(sb + 96), ro = blk_le32(sb + 100);
     const char *type;
     if (incompat & EXT_INCOMPAT_JOURNAL_DEV)
