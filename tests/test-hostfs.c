@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fs-diff.h"
 #include "t.h"
 #include "uvfs.h"
 
@@ -593,4 +594,25 @@ T_TEST(readdir_matches_ls)
     T_STREQ(sorted, want);
     free(sorted), free(tmp), free(got), free(want), free(host);
     T_OK(uvfs_free(ctx));
+}
+
+/* The same random operations through hostfs on one host directory and
+ * through libc on another (the kernel as oracle): every result and the final
+ * trees must agree. FSDIFF_SEED=N runs one seed. */
+T_TEST(differential_against_host)
+{
+    const char *T = t_tmpdir();
+    const char *one = getenv("FSDIFF_SEED");
+    unsigned lo = one ? (unsigned)atoi(one) : 1, hi = one ? lo : 12;
+    for (unsigned seed = lo; seed <= hi; seed++) {
+        char *oracle = t_fmt("%s/oracle%u", T, seed), *hdir = t_fmt("%s/hostfs%u", T, seed);
+        T_ASSERT(mkdir(oracle, 0755) == 0 && mkdir(hdir, 0755) == 0);
+        struct uvfs *ctx = NULL;
+        T_OK(uvfs_new(&ctx));
+        T_OK(uvfs_mkdir(ctx, "/h", 0755));
+        T_OK(uvfs_mount(ctx, hdir, "/h", "hostfs", 0, NULL));
+        fsdiff_run(ctx, "/h", oracle, seed, 400, 0);
+        T_OK(uvfs_free(ctx));
+        free(oracle), free(hdir);
+    }
 }

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fs-diff.h"
 #include "t.h"
 #include "uvfs.h"
 
@@ -364,4 +365,25 @@ T_TEST(umount_frees_a_full_tree)
     struct uvfs_stat st;
     T_ERR(uvfs_stat(ctx, "/m/d1", &st), -ENOENT);
     T_OK(uvfs_free(ctx));
+}
+
+/* The same random operations on a host directory (the kernel as oracle) and
+ * on memfs, both as the namespace root and mounted: every result and the
+ * final trees must agree. */
+T_TEST(differential_against_host)
+{
+    const char *T = t_tmpdir();
+    /* FSDIFF_SEED=N runs that seed alone (to investigate a failure) */
+    const char *one = getenv("FSDIFF_SEED");
+    unsigned lo = one ? (unsigned)atoi(one) : 1, hi = one ? lo : 24;
+    for (unsigned seed = lo; seed <= hi; seed++) {
+        char *host = t_fmt("%s/oracle%u", T, seed);
+        T_ASSERT(mkdir(host, 0755) == 0);
+        struct uvfs *ctx = mk_ctx();
+        T_OK(uvfs_mkdir(ctx, "/d", 0755));
+        if (seed % 2) T_OK(uvfs_mount(ctx, "", "/d", "memfs", 0, NULL));
+        fsdiff_run(ctx, "/d", host, seed, 400, 0);
+        T_OK(uvfs_free(ctx));
+        free(host);
+    }
 }
