@@ -589,6 +589,12 @@ t_part() {
     dd if=gpt.img of=back.fs bs=512 skip=8192 count=16384 status=none
     same "debugfs partition" "$(debugfs -R 'cat /copy.txt' back.fs 2>/dev/null)" "in partition"
     e2fsck -fn back.fs >/dev/null 2>&1 && ok || bad "e2fsck partition"
+    # one partition named two ways is one filesystem, mounted once
+    expect 0 "same partition by number and name" "$UVFS" cp gpt.img@2:/p.txt gpt.img@root:/p2.txt
+    expect 0 "same partition by label and number" "$UVFS" mv gpt.img@rootfs:/p2.txt gpt.img@2:/p3.txt
+    dd if=gpt.img of=back.fs bs=512 skip=8192 count=16384 status=none
+    same "debugfs p3" "$(debugfs -R 'cat /p3.txt' back.fs 2>/dev/null)" "in partition"
+    e2fsck -fn back.fs >/dev/null 2>&1 && ok || bad "e2fsck partition after mv"
 
     # MBR with a logical partition
     truncate -s 24M mbr.img

@@ -102,6 +102,7 @@ char *cli_norm_path(const char *path);
 struct cli_img {
     char *image;   /* host path */
     char *part;    /* partition suffix or NULL */
+    int partnum;   /* the partition number it names, 0 if unknown */
     char *spec;    /* "image" or "image@part": the mount source, and for messages */
     struct uvfs *ctx; /* this image's context: the image is mounted at "/" */
     dev_t dev;

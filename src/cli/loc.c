@@ -145,18 +145,51 @@ nomem:
 
 /* ---- the session --------------------------------------------------------------- */
 
+/* The partition number PART names in IMAGE, by the rules of the block layer
+ * (a number; else the first GPT name that matches; else the first filesystem
+ * label), so "disk@2" and "disk@root" are known to be one filesystem and are
+ * mounted once. 0 if PART is NULL or names nothing we can see. */
+static int cli_part_number(const char *image, const char *part)
+{
+    struct uvfs_imageinfo *in = NULL;
+    int num = 0;
+    char *end;
+    long v;
+
+    if (!part)
+        return 0;
+    v = strtol(part, &end, 10);
+    if (!*end && end != part)
+        return v > 0 && v < 1000000 ? (int)v : 0;
+    if (uvfs_image_info(image, &in) < 0)
+        return 0;
+    for (size_t i = 0; i < in->nparts && !num; i++)
+        if (in->parts[i].name[0] && !strcmp(in->parts[i].name, part))
+            num = in->parts[i].number;
+    for (size_t i = 0; i < in->nparts && !num; i++)
+        if (in->parts[i].fs.label[0] && !strcmp(in->parts[i].fs.label, part))
+            num = in->parts[i].number;
+    uvfs_imageinfo_free(in);
+    return num;
+}
+
 static int cli_img_register(const struct cli_split *sp, int rw)
 {
     struct stat st;
     struct cli_img *img;
     size_t n;
+    int num;
 
     if (stat(sp->image, &st) != 0)
         return -errno;
+    num = cli_part_number(sp->image, sp->part);
     for (size_t i = 0; i < cli.nimgs; i++) {
         img = &cli.imgs[i];
-        if (img->dev == st.st_dev && img->ino == st.st_ino &&
-            ((!img->part && !sp->part) || (img->part && sp->part && !strcmp(img->part, sp->part)))) {
+        if (img->dev != st.st_dev || img->ino != st.st_ino)
+            continue;
+        if ((!img->part && !sp->part) ||
+            (img->part && sp->part &&
+             (num ? img->partnum == num : !strcmp(img->part, sp->part)))) {
             img->rw |= rw;
             return (int)i;
         }
@@ -178,6 +211,7 @@ static int cli_img_register(const struct cli_split *sp, int rw)
     snprintf(img->spec, n, "%s%s%s", sp->image, sp->part ? "@" : "", sp->part ? sp->part : "");
     img->dev = st.st_dev;
     img->ino = st.st_ino;
+    img->partnum = num;
     img->rw = rw;
     return (int)cli.nimgs++;
 }
