@@ -409,6 +409,21 @@ t_extwrite() {
     if debugfs -R 'stat /sub/kept.txt' w.img 2>/dev/null | grep -qE 'mtime: 0x[0-9a-f]+:[0-9a-f]+ -- Mon May  6 07:08:09 2019'; then ok; else bad "debugfs mtime of kept.txt"; fi
     if debugfs -R 'stat /sub/kept.txt' w.img 2>/dev/null | grep -q 'Mode:  0640'; then ok; else bad "debugfs mode of kept.txt"; fi
 
+    # a sparse file keeps its holes (and its contents)
+    truncate -s 20M holes.bin
+    printf 'start' | dd of=holes.bin conv=notrunc status=none
+    printf 'end' | dd of=holes.bin bs=1 seek=$((20 * 1048576 - 3)) conv=notrunc status=none
+    expect 0 "cp sparse host->image" "$UVFS" cp holes.bin w.img:/holes.bin
+    debugfs -R 'dump /holes.bin holes.back' w.img >/dev/null 2>&1
+    cmp -s holes.bin holes.back && ok || bad "sparse file contents"
+    local bc
+    bc=$(debugfs -R 'stat /holes.bin' w.img 2>/dev/null | grep -oE 'Blockcount: [0-9]+' | grep -oE '[0-9]+')
+    if [ -n "$bc" ] && [ "$bc" -lt 8192 ]; then ok; else bad "sparse file allocated $bc sectors"; fi
+    expect 0 "cp sparse image->host" "$UVFS" cp w.img:/holes.bin holes.out
+    cmp -s holes.bin holes.out && ok || bad "sparse image->host contents"
+    if [ "$(stat -c %b holes.out)" -lt 8192 ]; then ok; else bad "sparse image->host allocated $(stat -c %b holes.out) blocks"; fi
+    expect 0 "rm sparse" "$UVFS" rm w.img:/holes.bin
+
     expect 0 "mkdir -p" "$UVFS" mkdir -p w.img:/a/b/c
     expect 0 "mkdir -m" "$UVFS" mkdir -m 0700 w.img:/private
     if debugfs -R 'stat /private' w.img 2>/dev/null | grep -q 'Mode:  0700'; then ok; else bad "mkdir -m mode"; fi

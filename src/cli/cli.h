@@ -178,6 +178,7 @@ ssize_t cli_read(const struct cli_loc *l, int fd, void *buf, size_t n);
 ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n);
 int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st);
 int cli_ftruncate(const struct cli_loc *l, int fd, int64_t size);
+int64_t cli_lseek(const struct cli_loc *l, int fd, int64_t off, int whence);
 int cli_mkdir(const struct cli_loc *l, unsigned mode);
 int cli_mknod(const struct cli_loc *l, unsigned mode, uint64_t rdev);
 int cli_symlink(const char *target, const struct cli_loc *link);

@@ -141,6 +141,10 @@ static int cp_data(struct cp_opts *o, const struct cli_loc *src, const struct uv
         cli_close(src, in);
         return -1;
     }
+    /* A sparse source (fewer blocks than its size) keeps its holes: chunks
+     * of zeros are skipped with lseek, and the size is set at the end. */
+    int sparse = st->blocks * 512 < st->size, hole = 0;
+    int64_t total = 0;
     for (;;) {
         ssize_t n = cli_read(src, in, o->buf, CP_BUFSZ);
         if (n < 0) {
@@ -150,13 +154,32 @@ static int cp_data(struct cp_opts *o, const struct cli_loc *src, const struct uv
         }
         if (n == 0)
             break;
-        ssize_t w = cli_write(dst, out, o->buf, (size_t)n);
-        if (w < 0) {
-            cli_err(dst->disp, (int)w);
-            r = -1;
-            break;
+        total += n;
+        if (sparse && o->buf[0] == 0 && memcmp(o->buf, o->buf + 1, (size_t)n - 1) == 0) {
+            int64_t off = cli_lseek(dst, out, n, SEEK_CUR);
+            if (off < 0) {
+                cli_err(dst->disp, (int)off);
+                r = -1;
+                break;
+            }
+            hole = 1;
+        } else {
+            ssize_t w = cli_write(dst, out, o->buf, (size_t)n);
+            if (w < 0) {
+                cli_err(dst->disp, (int)w);
+                r = -1;
+                break;
+            }
+            hole = 0;
         }
         cli_progress_add((uint64_t)n);
+    }
+    if (r == 0 && hole) {
+        int t = cli_ftruncate(dst, out, total);
+        if (t < 0) {
+            cli_err(dst->disp, t);
+            r = -1;
+        }
     }
     cli_close(src, in);
     int c = cli_close(dst, out);

@@ -138,6 +138,13 @@ ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n)
     return (ssize_t)done;
 }
 
+int64_t cli_lseek(const struct cli_loc *l, int fd, int64_t off, int whence)
+{
+    if (IMG(l))
+        return (int64_t)cli_u(uvfs_lseek(CTX(l), fd, off, whence));
+    return (int64_t)cli_h(lseek(fd, (off_t)off, whence));
+}
+
 int cli_ftruncate(const struct cli_loc *l, int fd, int64_t size)
 {
     if (IMG(l))
