@@ -99,7 +99,7 @@ static char **fat_host_names(const char *dir, size_t *n)
         v[k++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(v, k, sizeof *v, fat_namecmp);
+    if (k > 1) qsort(v, k, sizeof *v, fat_namecmp);
     *n = k;
     return v;
 }
@@ -119,7 +119,7 @@ static char **fat_ns_names(struct uvfs *c, const char *dir, size_t *n)
     }
     T_OK(rc);
     T_OK(uvfs_closedir(d));
-    qsort(v, k, sizeof *v, fat_namecmp);
+    if (k > 1) qsort(v, k, sizeof *v, fat_namecmp);
     *n = k;
     return v;
 }
