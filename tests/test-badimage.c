@@ -364,3 +364,68 @@ T_TEST(mutated_tables)
     free(gpt);
     free(mbr);
 }
+
+/* Seeded random damage to real filesystems (FAT12/16/32, ext4, swap), some
+ * rounds with another type's magic written over the start so that the NTFS,
+ * exFAT, LUKS, XFS, squashfs and ISO probers see hostile fields too. Probing
+ * must give a type or nothing, never a crash (checked by the ASan run). */
+T_TEST(mutated_filesystems)
+{
+    t_need("mke2fs");
+    t_need("mkfs.fat");
+    static const char *mk[] = {
+        "mkfs.fat -C -F 12 -n F12 '%s' 1024",
+        "mkfs.fat -C -F 16 -s 1 -n F16 '%s' 8192",
+        "mkfs.fat -C -F 32 -s 1 -n F32 '%s' 40000",
+        "mke2fs -q -F -t ext4 -L e4 '%s' 4M",
+    };
+    static const struct {
+        uint64_t off;
+        const char *magic;
+        size_t len;
+    } magics[] = {
+        {3, "NTFS    ", 8}, {3, "EXFAT   ", 8}, {0, "LUKS\xba\xbe\0\1", 8}, {0, "LUKS\xba\xbe\0\2", 8},
+        {0, "XFSB", 4}, {0, "hsqs", 4}, {32768, "\1CD001\1", 7}, {32768 + 2048, "\2CD001\1", 7},
+        {4086, "SWAPSPACE2", 10}, {0x10040, "_BHRfS_M", 8},
+    };
+    int found = 0, none = 0;
+    for (size_t k = 0; k < sizeof mk / sizeof mk[0]; k++) {
+        char *img = path_in_tmp("fs.img");
+        unlink(img);
+        T_EQ(t_sh(mk[k], img), 0);
+        int fd = open(img, O_RDWR);
+        T_ASSERT(fd >= 0);
+        /* keep a copy of the first 128 KiB to restore after each round */
+        static uint8_t orig[131072];
+        T_EQ(pread(fd, orig, sizeof orig, 0), (ssize_t)sizeof orig);
+        for (int r = 0; r < 250; r++) {
+            rng_state = 0xC0FFEEull * (uint64_t)(k + 1) + (uint64_t)r * 0x9E3779B97F4A7C15ull;
+            if (rng() % 3 == 0) {
+                size_t m = rng() % (sizeof magics / sizeof magics[0]);
+                T_EQ(pwrite(fd, magics[m].magic, magics[m].len, (off_t)magics[m].off),
+                     (ssize_t)magics[m].len);
+            }
+            int n = 1 + (int)(rng() % 32);
+            for (int i = 0; i < n; i++) {
+                uint64_t pos = rng() % 4 == 0 ? rng() % sizeof orig : rng() % 2048;
+                uint8_t b = (uint8_t)rng();
+                T_EQ(pwrite(fd, &b, 1, (off_t)pos), 1);
+            }
+            struct blk_dev *d;
+            T_OK(blk_open_file(img, 0, &d));
+            struct uvfs_fsinfo fi;
+            T_OK(blk_probe(d, &fi));
+            T_ASSERT(strlen(fi.label) < sizeof fi.label && strlen(fi.uuid) < sizeof fi.uuid);
+            if (fi.type[0])
+                found++;
+            else
+                none++;
+            blk_put(d);
+            T_EQ(pwrite(fd, orig, sizeof orig, 0), (ssize_t)sizeof orig);
+        }
+        close(fd);
+        free(img);
+    }
+    printf("  %d probed a type, %d nothing\n", found, none);
+    T_ASSERT(found > 0);
+}
