@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -41,7 +42,7 @@ static const unsigned fsdiff_dmodes[] = {0755, 0700, 0750, 0770};
 enum {
     OP_MKDIR, OP_RMDIR, OP_CREATE, OP_PWRITE, OP_UNLINK, OP_RENAME, OP_RENAME_NOREPLACE,
     OP_LINK, OP_SYMLINK, OP_TRUNCATE, OP_CHMOD, OP_STAT, OP_LSTAT, OP_READ, OP_READLINK,
-    OP_LIST, OP_UTIMENS, OP_COUNT
+    OP_LIST, OP_UTIMENS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_COUNT
 };
 
 struct fsdiff {
@@ -57,6 +58,7 @@ struct fsdiff {
     int slash;        /* one of its paths ends in '/' */
     int strict;       /* FSDIFF_STRICT=1: tolerate nothing */
     int tolerated;    /* known core divergences seen */
+    int no_xattr;     /* the host directory has no user xattrs */
 };
 
 static uint64_t fsdiff_rand(struct fsdiff *d)
@@ -245,7 +247,7 @@ static int fsdiff_strcmp(const void *a, const void *b)
 /* Sorted names of a directory, one per line (malloc'd), or NULL and *err. */
 static char *fsdiff_names(char **names, size_t n)
 {
-    qsort(names, n, sizeof *names, fsdiff_strcmp);
+    if (n) qsort(names, n, sizeof *names, fsdiff_strcmp);
     size_t len = 1;
     for (size_t i = 0; i < n; i++) len += strlen(names[i]) + 1;
     char *s = malloc(len), *p = s;
@@ -306,6 +308,40 @@ static void fsdiff_list(struct fsdiff *d, const char *nspath, const char *hpath)
     free(h);
 }
 
+/* The user.* names of a listxattr result, sorted, one per line (malloc'd). */
+static char *fsdiff_user_names(const char *list, ssize_t n)
+{
+    char **names = NULL;
+    size_t k = 0;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
+        if (strncmp(list + i, "user.", 5) != 0) continue;
+        names = realloc(names, (k + 1) * sizeof *names);
+        names[k++] = strdup(list + i);
+    }
+    return fsdiff_names(names, k);
+}
+
+/* Compare the user.* attributes of NS and HP (not following symlinks). */
+static void fsdiff_xattrs(struct fsdiff *d, const char *ns, const char *hp)
+{
+    char ul[1024], hl[1024];
+    ssize_t u = uvfs_listxattr(d->ctx, ns, ul, sizeof ul, AT_SYMLINK_NOFOLLOW);
+    ssize_t h = llistxattr(hp, hl, sizeof hl);
+    fsdiff_rc(d, "tree listxattr", u < 0 ? u : 0, h < 0 ? -errno : 0);
+    if (u < 0) return;
+    char *un = fsdiff_user_names(ul, u), *hn = fsdiff_user_names(hl, h), *save = NULL;
+    if (strcmp(un, hn) != 0) fsdiff_fail(d, "%s: xattrs\n%s\nvs host:\n%s", ns, un, hn);
+    for (char *n = strtok_r(hn, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+        char uv[256], hv[256];
+        ssize_t a = uvfs_getxattr(d->ctx, ns, n, uv, sizeof uv, AT_SYMLINK_NOFOLLOW);
+        ssize_t b = lgetxattr(hp, n, hv, sizeof hv);
+        fsdiff_rc(d, "tree getxattr", a, b < 0 ? -errno : b);
+        if (a > 0 && memcmp(uv, hv, (size_t)a) != 0) fsdiff_fail(d, "%s: xattr %s differs", ns, n);
+    }
+    free(un);
+    free(hn);
+}
+
 /* Compare the trees below REL (recursively, without following symlinks). */
 static void fsdiff_tree(struct fsdiff *d, const char *rel, int depth)
 {
@@ -316,6 +352,7 @@ static void fsdiff_tree(struct fsdiff *d, const char *rel, int depth)
     struct stat hs;
     fsdiff_rc(d, "tree lstat", uvfs_lstat(d->ctx, ns, &us), fsdiff_h(lstat(hp, &hs)));
     if (*rel) fsdiff_cmp_stat(d, ns, &us, &hs, 0);
+    if (!d->no_xattr && (S_ISREG(hs.st_mode) || S_ISDIR(hs.st_mode))) fsdiff_xattrs(d, ns, hp);
     if (S_ISLNK(hs.st_mode)) {
         char a[256], b[256];
         ssize_t u = uvfs_readlink(d->ctx, ns, a, sizeof a), h = readlink(hp, b, sizeof b);
@@ -472,6 +509,56 @@ static void fsdiff_step(struct fsdiff *d)
         fsdiff_logf(d, "list %s", p);
         fsdiff_list(d, A, HA);
         break;
+    case OP_SETXATTR:
+    case OP_GETXATTR:
+    case OP_LISTXATTR:
+    case OP_REMOVEXATTR: {
+        if (d->no_xattr) break;
+        const char *name = fsdiff_pick(d, 2) ? "user.a" : "user.b";
+        int nofollow = (int)fsdiff_pick(d, 2);
+        int fl = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
+        if (op == OP_SETXATTR) {
+            static const int xf[] = {0, XATTR_CREATE, XATTR_REPLACE};
+            int f = xf[fsdiff_pick(d, 3)];
+            size_t len = fsdiff_pick(d, 40);
+            char v[40];
+            fsdiff_fill(d, v, len);
+            fsdiff_logf(d, "setxattr %s %s len %zu flags %d%s", p, name, len, f,
+                        nofollow ? " nofollow" : "");
+            u = uvfs_setxattr(x, A, name, v, len, f, fl);
+            h = fsdiff_h(nofollow ? lsetxattr(HA, name, v, len, f) : setxattr(HA, name, v, len, f));
+            fsdiff_rc(d, "setxattr", u, h);
+        } else if (op == OP_GETXATTR) {
+            static const size_t sz[] = {0, 2, 256};
+            size_t size = sz[fsdiff_pick(d, 3)];
+            char uv[256], hv[256];
+            fsdiff_logf(d, "getxattr %s %s size %zu%s", p, name, size, nofollow ? " nofollow" : "");
+            u = uvfs_getxattr(x, A, name, size ? uv : NULL, size, fl);
+            h = fsdiff_h(nofollow ? lgetxattr(HA, name, size ? hv : NULL, size)
+                                  : getxattr(HA, name, size ? hv : NULL, size));
+            fsdiff_rc(d, "getxattr", u, h);
+            if (u > 0 && size && memcmp(uv, hv, (size_t)u) != 0)
+                fsdiff_fail(d, "getxattr %s %s: values differ", p, name);
+        } else if (op == OP_LISTXATTR) {
+            char ul[1024], hl[1024];
+            fsdiff_logf(d, "listxattr %s%s", p, nofollow ? " nofollow" : "");
+            u = uvfs_listxattr(x, A, ul, sizeof ul, fl);
+            h = fsdiff_h(nofollow ? llistxattr(HA, hl, sizeof hl) : listxattr(HA, hl, sizeof hl));
+            fsdiff_rc(d, "listxattr", u < 0 ? u : 0, h < 0 ? h : 0);
+            if (u >= 0) {
+                char *un = fsdiff_user_names(ul, u), *hn = fsdiff_user_names(hl, h);
+                if (strcmp(un, hn) != 0) fsdiff_fail(d, "listxattr %s:\n%s\nvs host:\n%s", p, un, hn);
+                free(un);
+                free(hn);
+            }
+        } else {
+            fsdiff_logf(d, "removexattr %s %s%s", p, name, nofollow ? " nofollow" : "");
+            u = uvfs_removexattr(x, A, name, fl);
+            h = fsdiff_h(nofollow ? lremovexattr(HA, name) : removexattr(HA, name));
+            fsdiff_rc(d, "removexattr", u, h);
+        }
+        break;
+    }
     case OP_UTIMENS: {
         int nofollow = (int)fsdiff_pick(d, 2);
         struct timespec ts[2] = {{1000000000 + (time_t)fsdiff_pick(d, 1000), (long)fsdiff_pick(d, 999999999)},
@@ -501,6 +588,8 @@ void fsdiff_run(struct uvfs *ctx, const char *nsdir, const char *hostdir, unsign
     const char *strict = getenv("FSDIFF_STRICT");
     d->strict = strict && *strict == '1';
     umask(0); /* uvfs applies no umask; the host must not either */
+    if (setxattr(hostdir, "user.fsdiff-probe", "1", 1, 0) < 0) d->no_xattr = 1;
+    else removexattr(hostdir, "user.fsdiff-probe");
     for (int i = 0; i < nops; i++) fsdiff_step(d);
     fsdiff_logf(d, "final tree comparison");
     fsdiff_tree(d, "", 0);

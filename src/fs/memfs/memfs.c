@@ -410,8 +410,17 @@ static ssize_t memfs_write(struct vfs_vnode *vn, void *fh, const void *buf, size
     return r;
 }
 
+/* As Linux (xattr_permission): "user." attributes exist only on regular files
+ * and directories; elsewhere reading finds none and writing is refused. Other
+ * namespaces are stored anywhere. */
+static int memfs_user_xattr_refused(const struct memfs_inode *ip, const char *name)
+{
+    return strncmp(name, "user.", 5) == 0 && !S_ISREG(ip->mode) && !S_ISDIR(ip->mode);
+}
+
 static ssize_t memfs_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size)
 {
+    if (memfs_user_xattr_refused(MEMFS_I(vn), name)) return -ENODATA;
     return memfs_xattr_get(MEMFS_I(vn), name, buf, size);
 }
 
@@ -419,6 +428,7 @@ static int memfs_setxattr(struct vfs_vnode *vn, const char *name, const void *va
                           size_t size, int flags)
 {
     struct memfs_inode *ip = MEMFS_I(vn);
+    if (memfs_user_xattr_refused(ip, name)) return -EPERM;
     int r = memfs_xattr_set(ip, name, value, size, flags);
     if (r == 0) memfs_touch_change(ip);
     return r;
@@ -432,6 +442,7 @@ static ssize_t memfs_listxattr(struct vfs_vnode *vn, char *buf, size_t size)
 static int memfs_removexattr(struct vfs_vnode *vn, const char *name)
 {
     struct memfs_inode *ip = MEMFS_I(vn);
+    if (memfs_user_xattr_refused(ip, name)) return -EPERM;
     int r = memfs_xattr_remove(ip, name);
     if (r == 0) memfs_touch_change(ip);
     return r;
