@@ -8,7 +8,8 @@ set -euo pipefail
 # dosfstools (mkfs.fat, fsck.fat), mtools, util-linux (blkid), attr
 # (setfattr/getfattr), python3 (tree generator, JSON checks).
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libext2fs-dev e2fsprogs fdisk
-      dosfstools mtools util-linux attr python3)
+      dosfstools mtools util-linux attr python3
+      libfuse3-dev fuse3)  # `uvfs mount` (libfuse3 low-level API; fusermount3, /dev/fuse users)
 
 missing=()
 for p in "${pkgs[@]}"; do
