@@ -24,18 +24,18 @@
 
 #define CP_BUFSZ (1u << 20)
 
-struct cp_link {
+struct cli_cp_link {
     int img;
     uint64_t dev, ino;
     struct cli_loc dst;
 };
 
-struct cp_opts {
+struct cli_cp_opts {
     int rec, pres, verbose;
     int is_root;
     mode_t umask;
     char *buf;
-    struct cp_link *links;
+    struct cli_cp_link *links;
     size_t nlinks, caplinks;
 };
 
@@ -54,7 +54,7 @@ void cli_skipped(const char *where, const char *what, int err)
     cli.nerrors++;
 }
 
-static int cp_same_file(const struct cli_loc *a, const struct uvfs_stat *sa,
+static int cli_cp_same_file(const struct cli_loc *a, const struct uvfs_stat *sa,
                         const struct cli_loc *b, const struct uvfs_stat *sb)
 {
     return a->img == b->img && sa->dev == sb->dev && sa->ino == sb->ino;
@@ -62,7 +62,7 @@ static int cp_same_file(const struct cli_loc *a, const struct uvfs_stat *sa,
 
 /* Apply ownership, mode and times of ST to DST (after its contents). MODE_ONLY
  * without -p: just the permission bits of a created directory. */
-static void cp_attrs(struct cp_opts *o, const struct uvfs_stat *st, const struct cli_loc *dst)
+static void cli_cp_attrs(struct cli_cp_opts *o, const struct uvfs_stat *st, const struct cli_loc *dst)
 {
     int r, islnk = S_ISLNK(st->mode);
     struct uvfs_stat dst_st;
@@ -105,7 +105,7 @@ static void cp_attrs(struct cp_opts *o, const struct uvfs_stat *st, const struct
 }
 
 /* Make room for a non-directory at DST: remove an existing non-directory. */
-static int cp_clear(const struct cli_loc *dst)
+static int cli_cp_clear(const struct cli_loc *dst)
 {
     struct uvfs_stat st;
     int r = cli_lstat(dst, &st);
@@ -118,7 +118,7 @@ static int cp_clear(const struct cli_loc *dst)
     return cli_unlink(dst);
 }
 
-static int cp_data(struct cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
+static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
                    const struct cli_loc *dst)
 {
     int in, out, r = 0;
@@ -190,10 +190,10 @@ static int cp_data(struct cp_opts *o, const struct cli_loc *src, const struct uv
     return r;
 }
 
-static void cp_any(struct cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
+static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
                    int depth, int top);
 
-static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
+static void cli_cp_dir(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
                    const struct cli_loc *dst, int depth)
 {
     struct cli_dirent *de = NULL;
@@ -209,7 +209,7 @@ static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uv
         goto out;
     }
     if (r == -ENOENT) {
-        /* owner-writable while we fill it; cp_attrs sets the final mode */
+        /* owner-writable while we fill it; cli_cp_attrs sets the final mode */
         r = cli_mkdir(dst, (st->mode & 07777) | 0700);
         if (r < 0) {
             cli_err(dst->disp, r);
@@ -218,7 +218,7 @@ static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uv
     } else if (r < 0) {
         cli_err(dst->disp, r);
         goto out;
-    } else if (cp_same_file(src, st, dst, &dst_st)) {
+    } else if (cli_cp_same_file(src, st, dst, &dst_st)) {
         cli_msg("%s and %s are the same directory", src->disp, dst->disp);
         goto out;
     }
@@ -238,17 +238,17 @@ static void cp_dir(struct cp_opts *o, const struct cli_loc *src, const struct uv
             cli_err(dst->disp, -ENOMEM);
             continue;
         }
-        cp_any(o, &s, &d, depth + 1, 0);
+        cli_cp_any(o, &s, &d, depth + 1, 0);
         cli_loc_free(&s);
         cli_loc_free(&d);
     }
     cli_dirents_free(de, n);
-    cp_attrs(o, st, dst);
+    cli_cp_attrs(o, st, dst);
 out:
     cli_walk_leave();
 }
 
-static struct cp_link *cp_link_find(struct cp_opts *o, const struct cli_loc *src,
+static struct cli_cp_link *cli_cp_link_find(struct cli_cp_opts *o, const struct cli_loc *src,
                                     const struct uvfs_stat *st)
 {
     for (size_t i = 0; i < o->nlinks; i++)
@@ -258,18 +258,18 @@ static struct cp_link *cp_link_find(struct cp_opts *o, const struct cli_loc *src
     return NULL;
 }
 
-static void cp_link_add(struct cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
+static void cli_cp_link_add(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
                         const struct cli_loc *dst)
 {
     if (o->nlinks == o->caplinks) {
         size_t nc = o->caplinks ? o->caplinks * 2 : 16;
-        struct cp_link *nl = realloc(o->links, nc * sizeof *nl);
+        struct cli_cp_link *nl = realloc(o->links, nc * sizeof *nl);
         if (!nl)
             return; /* the next link is then copied as a file: harmless */
         o->links = nl;
         o->caplinks = nc;
     }
-    struct cp_link *l = &o->links[o->nlinks];
+    struct cli_cp_link *l = &o->links[o->nlinks];
     if (cli_loc_dup(dst, &l->dst) < 0)
         return;
     l->img = src->img;
@@ -278,7 +278,7 @@ static void cp_link_add(struct cp_opts *o, const struct cli_loc *src, const stru
     o->nlinks++;
 }
 
-static void cp_file(struct cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
+static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
                     const struct cli_loc *dst)
 {
     struct uvfs_stat dst_st;
@@ -289,14 +289,14 @@ static void cp_file(struct cp_opts *o, const struct cli_loc *src, const struct u
         cli_msg("%s: cannot overwrite directory with non-directory %s", dst->disp, src->disp);
         return;
     }
-    if (r == 0 && cp_same_file(src, st, dst, &dst_st)) {
+    if (r == 0 && cli_cp_same_file(src, st, dst, &dst_st)) {
         cli_msg("%s and %s are the same file", src->disp, dst->disp);
         return;
     }
     if (o->rec && st->nlink > 1) {
-        struct cp_link *l = cp_link_find(o, src, st);
+        struct cli_cp_link *l = cli_cp_link_find(o, src, st);
         if (l) {
-            r = cp_clear(dst);
+            r = cli_cp_clear(dst);
             if (r == 0)
                 r = cli_link(&l->dst, dst);
             if (r == 0) {
@@ -314,14 +314,14 @@ static void cp_file(struct cp_opts *o, const struct cli_loc *src, const struct u
     }
     if (o->verbose)
         printf("'%s' -> '%s'\n", src->disp, dst->disp);
-    if (cp_data(o, src, st, dst) < 0)
+    if (cli_cp_data(o, src, st, dst) < 0)
         return;
-    if (o->rec && st->nlink > 1 && !cp_link_find(o, src, st))
-        cp_link_add(o, src, st, dst);
-    cp_attrs(o, st, dst);
+    if (o->rec && st->nlink > 1 && !cli_cp_link_find(o, src, st))
+        cli_cp_link_add(o, src, st, dst);
+    cli_cp_attrs(o, st, dst);
 }
 
-static void cp_special(struct cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
+static void cli_cp_special(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
                        const struct cli_loc *dst)
 {
     const char *what = S_ISLNK(st->mode) ? "symlinks"
@@ -338,7 +338,7 @@ static void cp_special(struct cp_opts *o, const struct cli_loc *src, const struc
             return;
         }
     }
-    r = cp_clear(dst);
+    r = cli_cp_clear(dst);
     if (r < 0) {
         if (r == -EISDIR)
             cli_msg("%s: cannot overwrite directory with non-directory %s", dst->disp,
@@ -362,10 +362,10 @@ static void cp_special(struct cp_opts *o, const struct cli_loc *src, const struc
             cli_err(dst->disp, r);
         return;
     }
-    cp_attrs(o, st, dst);
+    cli_cp_attrs(o, st, dst);
 }
 
-static void cp_any(struct cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
+static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
                    int depth, int top)
 {
     struct uvfs_stat st;
@@ -382,16 +382,16 @@ static void cp_any(struct cp_opts *o, const struct cli_loc *src, const struct cl
             cli_msg("%s: -r not specified; omitting directory", src->disp);
             return;
         }
-        cp_dir(o, src, &st, dst, depth);
+        cli_cp_dir(o, src, &st, dst, depth);
     } else if (S_ISREG(st.mode)) {
-        cp_file(o, src, &st, dst);
+        cli_cp_file(o, src, &st, dst);
     } else {
-        cp_special(o, src, &st, dst);
+        cli_cp_special(o, src, &st, dst);
     }
 }
 
 /* Is DST inside the directory SRC (copying a directory into itself)? */
-static int cp_into_self(const struct cli_loc *src, const struct cli_loc *dst)
+static int cli_cp_into_self(const struct cli_loc *src, const struct cli_loc *dst)
 {
     char *a = NULL, *b = NULL;
     int res = 0;
@@ -435,7 +435,7 @@ static int cp_into_self(const struct cli_loc *src, const struct cli_loc *dst)
 }
 
 /* Shared by cp and mv: parse SRC... DST; call FN for every (src, target). */
-static int cp_main(const char *cmd, struct cp_opts *o, int nsrc, char **srcargs,
+static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **srcargs,
                    const char *dstarg, int is_mv)
 {
     struct cli_loc *srcs = calloc((size_t)nsrc, sizeof *srcs), dst;
@@ -485,7 +485,7 @@ static int cp_main(const char *cmd, struct cp_opts *o, int nsrc, char **srcargs,
             cli_err(dst.disp, r);
             continue;
         }
-        if (cp_into_self(&srcs[i], &target)) {
+        if (cli_cp_into_self(&srcs[i], &target)) {
             struct uvfs_stat sst;
             if (cli_lstat(&srcs[i], &sst) == 0 && S_ISDIR(sst.mode)) {
                 cli_msg("cannot %s a directory, %s, into itself, %s", is_mv ? "move" : "copy",
@@ -507,7 +507,7 @@ static int cp_main(const char *cmd, struct cp_opts *o, int nsrc, char **srcargs,
                 printf("renamed '%s' -> '%s'\n", srcs[i].disp, target.disp);
             if (r == -EXDEV) {
                 /* across images / devices: copy, then remove if all went well */
-                cp_any(o, &srcs[i], &target, 0, 1);
+                cli_cp_any(o, &srcs[i], &target, 0, 1);
                 if (cli.nerrors == errs)
                     cli_remove_tree(&srcs[i], 0);
                 else
@@ -516,7 +516,7 @@ static int cp_main(const char *cmd, struct cp_opts *o, int nsrc, char **srcargs,
                 cli_err(srcs[i].disp, r);
             }
         } else {
-            cp_any(o, &srcs[i], &target, 0, 1);
+            cli_cp_any(o, &srcs[i], &target, 0, 1);
         }
         cli_loc_free(&target);
     }
@@ -534,7 +534,7 @@ out:
     return cli_finish();
 }
 
-static void cp_init(struct cp_opts *o)
+static void cli_cp_init(struct cli_cp_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->is_root = geteuid() == 0;
@@ -542,17 +542,17 @@ static void cp_init(struct cp_opts *o)
     umask(o->umask);
 }
 
-static int cp_run(int argc, char **argv)
+static int cli_cp_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
                                          {"preserve", no_argument, NULL, 'p'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cp_opts o;
+    struct cli_cp_opts o;
     int c;
 
-    cp_init(&o);
+    cli_cp_init(&o);
     while ((c = cli_getopt(argc, argv, "rRpva", opts, &cli_cmd_cp)) != -1) {
         switch (c) {
         case 'H': return 0;
@@ -567,18 +567,18 @@ static int cp_run(int argc, char **argv)
         return cli_usage("cp", argc - optind ? "missing destination operand after '%s'"
                                              : "missing file operand%s",
                          argc - optind ? argv[optind] : "");
-    return cp_main("cp", &o, argc - optind - 1, argv + optind, argv[argc - 1], 0);
+    return cli_cp_main("cp", &o, argc - optind - 1, argv + optind, argv[argc - 1], 0);
 }
 
-static int mv_run(int argc, char **argv)
+static int cli_mv_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"verbose", no_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cp_opts o;
+    struct cli_cp_opts o;
     int c;
 
-    cp_init(&o);
+    cli_cp_init(&o);
     o.rec = o.pres = 1;
     while ((c = cli_getopt(argc, argv, "v", opts, &cli_cmd_mv)) != -1) {
         switch (c) {
@@ -591,12 +591,12 @@ static int mv_run(int argc, char **argv)
         return cli_usage("mv", argc - optind ? "missing destination operand after '%s'"
                                              : "missing file operand%s",
                          argc - optind ? argv[optind] : "");
-    return cp_main("mv", &o, argc - optind - 1, argv + optind, argv[argc - 1], 1);
+    return cli_cp_main("mv", &o, argc - optind - 1, argv + optind, argv[argc - 1], 1);
 }
 
 const struct cli_cmd cli_cmd_cp = {
     .name = "cp",
-    .run = cp_run,
+    .run = cli_cp_run,
     .summary = "copy files between the host and images, or between images",
     .help =
         "Usage: uvfs cp [-r] [-p] [-v] SRC DST\n"
@@ -623,7 +623,7 @@ const struct cli_cmd cli_cmd_cp = {
 
 const struct cli_cmd cli_cmd_mv = {
     .name = "mv",
-    .run = mv_run,
+    .run = cli_mv_run,
     .summary = "move or rename files",
     .help = "Usage: uvfs mv [-v] SRC DST\n"
             "  or:  uvfs mv [-v] SRC... DIR\n"

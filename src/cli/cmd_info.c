@@ -9,7 +9,7 @@
 
 #include "cli.h"
 
-static void info_fs_text(const struct uvfs_fsinfo *fs, const char *indent)
+static void cli_info_fs_text(const struct uvfs_fsinfo *fs, const char *indent)
 {
     if (!fs->type[0]) {
         printf("%sfilesystem: none recognised\n", indent);
@@ -29,7 +29,7 @@ static void info_fs_text(const struct uvfs_fsinfo *fs, const char *indent)
     printf("%sdriver: %s\n", indent, fs->has_driver ? "yes" : "no");
 }
 
-static void info_fs_json(const struct uvfs_fsinfo *fs)
+static void cli_info_fs_json(const struct uvfs_fsinfo *fs)
 {
     if (!fs->type[0]) {
         fputs("null", stdout);
@@ -46,7 +46,7 @@ static void info_fs_json(const struct uvfs_fsinfo *fs)
     printf(", \"driver\": %s}", fs->has_driver ? "true" : "false");
 }
 
-static void info_text(const char *name, const struct uvfs_imageinfo *in)
+static void cli_info_text(const char *name, const struct uvfs_imageinfo *in)
 {
     char h[32];
 
@@ -56,7 +56,7 @@ static void info_text(const char *name, const struct uvfs_imageinfo *in)
            cli_human(in->size, h, sizeof h));
     if (!in->table[0]) {
         printf("partition table: none\n");
-        info_fs_text(&in->fs, "");
+        cli_info_fs_text(&in->fs, "");
         return;
     }
     printf("partition table: %s\n", in->table);
@@ -86,11 +86,11 @@ static void info_text(const char *name, const struct uvfs_imageinfo *in)
         if (p->extended)
             printf("  extended: yes\n");
         else
-            info_fs_text(&p->fs, "  ");
+            cli_info_fs_text(&p->fs, "  ");
     }
 }
 
-static void info_json(const char *name, const struct uvfs_imageinfo *in)
+static void cli_info_json(const char *name, const struct uvfs_imageinfo *in)
 {
     fputs("{\"image\": ", stdout);
     cli_json_str(stdout, name);
@@ -105,7 +105,7 @@ static void info_json(const char *name, const struct uvfs_imageinfo *in)
     if (in->table[0])
         fputs("null", stdout);
     else
-        info_fs_json(&in->fs);
+        cli_info_fs_json(&in->fs);
     fputs(", \"partitions\": [", stdout);
     for (size_t i = 0; i < in->nparts; i++) {
         const struct uvfs_partinfo *p = &in->parts[i];
@@ -121,7 +121,7 @@ static void info_json(const char *name, const struct uvfs_imageinfo *in)
         cli_json_str(stdout, p->uuid);
         printf(", \"bootable\": %s, \"extended\": %s, \"filesystem\": ",
                p->bootable ? "true" : "false", p->extended ? "true" : "false");
-        info_fs_json(&p->fs);
+        cli_info_fs_json(&p->fs);
         fputs("}", stdout);
     }
     fputs("],\n \"warnings\": [", stdout);
@@ -134,7 +134,7 @@ static void info_json(const char *name, const struct uvfs_imageinfo *in)
 
 /* uvfs_image_info() both logs its warnings and returns them; info prints the
  * returned ones (with the image's name), so the logged copies are dropped. */
-static void info_logger(void *arg, int level, const char *msg)
+static void cli_info_logger(void *arg, int level, const char *msg)
 {
     (void)arg;
     if (level == UVFS_LOG_ERROR) {
@@ -143,7 +143,7 @@ static void info_logger(void *arg, int level, const char *msg)
     }
 }
 
-static int info_run(int argc, char **argv)
+static int cli_info_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
@@ -164,7 +164,7 @@ static int info_run(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct uvfs_imageinfo *in = NULL;
         int r;
-        uvfs_set_logger(info_logger, NULL);
+        uvfs_set_logger(cli_info_logger, NULL);
         r = uvfs_image_info(argv[i], &in);
         uvfs_set_logger(NULL, NULL);
         if (r < 0) {
@@ -179,11 +179,11 @@ static int info_run(int argc, char **argv)
         if (json) {
             if (n++)
                 fputs(",\n", stdout);
-            info_json(argv[i], in);
+            cli_info_json(argv[i], in);
         } else {
             if (n++)
                 fputs("\n", stdout);
-            info_text(argv[i], in);
+            cli_info_text(argv[i], in);
         }
         uvfs_imageinfo_free(in);
     }
@@ -198,7 +198,7 @@ static int info_run(int argc, char **argv)
 
 const struct cli_cmd cli_cmd_info = {
     .name = "info",
-    .run = info_run,
+    .run = cli_info_run,
     .summary = "show the partition table and filesystems of an image",
     .help = "Usage: uvfs info [--json] IMAGE...\n"
             "Show the partition table of IMAGE (type, disk id) and, for each partition,\n"

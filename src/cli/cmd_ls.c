@@ -16,27 +16,27 @@
 
 /* ---- ls ---------------------------------------------------------------------- */
 
-struct ls_opts {
+struct cli_ls_opts {
     int lng, all, rec, dir, json, human;
     int nout;       /* JSON objects / text blocks printed so far */
     time_t now;
 };
 
-struct ls_ent {
+struct cli_ls_ent {
     char *name;     /* as displayed: entry name, or the operand */
     struct cli_loc loc;
     struct uvfs_stat st;
     char *target;   /* symlink target (long / JSON) or NULL */
 };
 
-static void ls_ent_free(struct ls_ent *e)
+static void cli_ls_ent_free(struct cli_ls_ent *e)
 {
     free(e->name);
     free(e->target);
     cli_loc_free(&e->loc);
 }
 
-static void ls_time(const struct ls_opts *o, const struct timespec *ts, char *buf, size_t size)
+static void cli_ls_time(const struct cli_ls_opts *o, const struct timespec *ts, char *buf, size_t size)
 {
     struct tm tm;
     time_t t = ts->tv_sec;
@@ -52,7 +52,7 @@ static void ls_time(const struct ls_opts *o, const struct timespec *ts, char *bu
         strftime(buf, size, "%b %e  %Y", &tm);
 }
 
-static void ls_json_ent(struct ls_opts *o, const struct ls_ent *e)
+static void cli_ls_json_ent(struct cli_ls_opts *o, const struct cli_ls_ent *e)
 {
     char m[11];
     const struct uvfs_stat *st = &e->st;
@@ -81,14 +81,14 @@ static void ls_json_ent(struct ls_opts *o, const struct ls_ent *e)
 }
 
 /* Print a group of entries (one directory's, or the file operands). */
-static void ls_print(struct ls_opts *o, struct ls_ent *ents, size_t n)
+static void cli_ls_print(struct cli_ls_opts *o, struct cli_ls_ent *ents, size_t n)
 {
     int wl = 1, wu = 1, wg = 1, ws = 1;
     char buf[64];
 
     if (o->json) {
         for (size_t i = 0; i < n; i++)
-            ls_json_ent(o, &ents[i]);
+            cli_ls_json_ent(o, &ents[i]);
         return;
     }
     if (!o->lng) {
@@ -125,7 +125,7 @@ static void ls_print(struct ls_opts *o, struct ls_ent *ents, size_t n)
             cli_human(st->size, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->size);
-        ls_time(o, &st->mtime, t, sizeof t);
+        cli_ls_time(o, &st->mtime, t, sizeof t);
         printf("%s %*u %*u %*u %*s %s ", m, wl, st->nlink, wu, st->uid, wg, st->gid, ws, buf, t);
         cli_print_name(stdout, ents[i].name);
         if (ents[i].target) {
@@ -136,15 +136,15 @@ static void ls_print(struct ls_opts *o, struct ls_ent *ents, size_t n)
     }
 }
 
-static int ls_need_stat(const struct ls_opts *o)
+static int cli_ls_need_stat(const struct cli_ls_opts *o)
 {
     return o->lng || o->json || o->rec;
 }
 
-static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
+static void cli_ls_dir(struct cli_ls_opts *o, const struct cli_loc *dir, int header)
 {
     struct cli_dirent *de = NULL;
-    struct ls_ent *ents = NULL;
+    struct cli_ls_ent *ents = NULL;
     struct uvfs_stat dst;
     size_t nde = 0, n = 0;
     uint64_t blocks = 0;
@@ -168,17 +168,17 @@ static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
     if (o->all) {
         static const char *const dots[] = {".", ".."};
         for (int i = 0; i < 2; i++) {
-            struct ls_ent *e = &ents[n];
+            struct cli_ls_ent *e = &ents[n];
             if (i == 0)
                 r = cli_loc_dup(dir, &e->loc);
             else
                 r = cli_loc_child(dir, "..", &e->loc);
             e->name = strdup(dots[i]);
             if (r < 0 || !e->name) {
-                ls_ent_free(e);
+                cli_ls_ent_free(e);
                 continue;
             }
-            if (ls_need_stat(o) && (r = cli_lstat(&e->loc, &e->st)) < 0) {
+            if (cli_ls_need_stat(o) && (r = cli_lstat(&e->loc, &e->st)) < 0) {
                 /* ".." of an image root is the namespace: show the root's stat */
                 if (i == 1 && cli_lstat(dir, &e->st) == 0)
                     r = 0;
@@ -187,7 +187,7 @@ static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
         }
     }
     for (size_t i = 0; i < nde; i++) {
-        struct ls_ent *e = &ents[n];
+        struct cli_ls_ent *e = &ents[n];
         if (!o->all && de[i].name[0] == '.')
             continue;
         e->name = strdup(de[i].name);
@@ -197,11 +197,11 @@ static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
             cli_err(dir->disp, -ENOMEM);
             continue;
         }
-        if (ls_need_stat(o)) {
+        if (cli_ls_need_stat(o)) {
             r = cli_lstat(&e->loc, &e->st);
             if (r < 0) {
                 cli_err(e->loc.disp, r);
-                ls_ent_free(e);
+                cli_ls_ent_free(e);
                 continue;
             }
             if (S_ISLNK(e->st.mode) && (o->lng || o->json) &&
@@ -221,33 +221,33 @@ static void ls_dir(struct ls_opts *o, const struct cli_loc *dir, int header)
         if (o->lng)
             printf("total %llu\n", (unsigned long long)(blocks / 2));
     }
-    ls_print(o, ents, n);
+    cli_ls_print(o, ents, n);
     if (o->rec) {
         for (size_t i = 0; i < n; i++) {
             if (!S_ISDIR(ents[i].st.mode) || !strcmp(ents[i].name, ".") ||
                 !strcmp(ents[i].name, ".."))
                 continue;
-            ls_dir(o, &ents[i].loc, 1);
+            cli_ls_dir(o, &ents[i].loc, 1);
         }
     }
 out:
     for (size_t i = 0; ents && i < n; i++)
-        ls_ent_free(&ents[i]);
+        cli_ls_ent_free(&ents[i]);
     free(ents);
     cli_dirents_free(de, nde);
     if (entered)
         cli_walk_leave();
 }
 
-static int ls_run(int argc, char **argv)
+static int cli_ls_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
         {"recursive", no_argument, NULL, 'R'}, {"directory", no_argument, NULL, 'd'},
         {"human-readable", no_argument, NULL, 'h'}, {"help", no_argument, NULL, 'H'},
         {0, 0, 0, 0}};
-    struct ls_opts o = {0};
-    struct ls_ent *files = NULL;
+    struct cli_ls_opts o = {0};
+    struct cli_ls_ent *files = NULL;
     struct cli_loc *dirs = NULL;
     size_t nfiles = 0, ndirs = 0, nops;
     int c;
@@ -298,7 +298,7 @@ static int ls_run(int argc, char **argv)
         if (S_ISDIR(st.mode) && !o.dir) {
             dirs[ndirs++] = locs[i];
         } else {
-            struct ls_ent *e = &files[nfiles];
+            struct cli_ls_ent *e = &files[nfiles];
             e->loc = locs[i];
             e->st = st;
             e->name = strdup(locs[i].disp);
@@ -310,16 +310,16 @@ static int ls_run(int argc, char **argv)
     }
     if (o.json)
         fputs("[", stdout);
-    ls_print(&o, files, nfiles);
+    cli_ls_print(&o, files, nfiles);
     if (nfiles && !o.json)
         o.nout++;
     for (size_t i = 0; i < ndirs; i++)
-        ls_dir(&o, &dirs[i], nops > 1 || o.rec);
+        cli_ls_dir(&o, &dirs[i], nops > 1 || o.rec);
     if (o.json)
         fputs(o.nout ? "\n]\n" : "]\n", stdout);
 out:
     for (size_t i = 0; i < nfiles; i++)
-        ls_ent_free(&files[i]);
+        cli_ls_ent_free(&files[i]);
     for (size_t i = 0; i < ndirs; i++)
         cli_loc_free(&dirs[i]);
     for (size_t i = 0; locs && i < nops; i++)
@@ -333,7 +333,7 @@ out:
 
 const struct cli_cmd cli_cmd_ls = {
     .name = "ls",
-    .run = ls_run,
+    .run = cli_ls_run,
     .summary = "list directory contents",
     .help = "Usage: uvfs ls [-l] [-a] [-R] [-d] [-h] [--json] PATH...\n"
             "List the files in each directory PATH, or PATH itself if it is not a\n"
@@ -355,14 +355,14 @@ const struct cli_cmd cli_cmd_ls = {
 
 /* ---- tree --------------------------------------------------------------------- */
 
-struct tree_state {
+struct cli_tree_state {
     int all;
     long maxdepth; /* -1: unlimited */
     unsigned long ndirs, nfiles;
     char prefix[4 * CLI_MAX_DEPTH + 8];
 };
 
-static void tree_dir(struct tree_state *t, const struct cli_loc *dir,
+static void cli_tree_dir(struct cli_tree_state *t, const struct cli_loc *dir,
                      const struct uvfs_stat *dirst, int depth)
 {
     struct cli_dirent *de = NULL;
@@ -409,7 +409,7 @@ static void tree_dir(struct tree_state *t, const struct cli_loc *dir,
             t->ndirs++;
             snprintf(t->prefix + plen, sizeof t->prefix - plen, "%s",
                      is_last ? "    " : "\u2502   ");
-            tree_dir(t, &child, &st, depth + 1);
+            cli_tree_dir(t, &child, &st, depth + 1);
             t->prefix[plen] = '\0';
         } else {
             t->nfiles++;
@@ -420,10 +420,10 @@ static void tree_dir(struct tree_state *t, const struct cli_loc *dir,
     cli_walk_leave();
 }
 
-static int tree_run(int argc, char **argv)
+static int cli_tree_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
-    struct tree_state t = {.maxdepth = -1};
+    struct cli_tree_state t = {.maxdepth = -1};
     struct cli_loc loc;
     struct uvfs_stat st;
     char *end;
@@ -455,7 +455,7 @@ static int tree_run(int argc, char **argv)
     cli_print_name(stdout, loc.disp);
     fputc('\n', stdout);
     if (S_ISDIR(st.mode))
-        tree_dir(&t, &loc, &st, 0);
+        cli_tree_dir(&t, &loc, &st, 0);
     printf("\n%lu director%s, %lu file%s\n", t.ndirs, t.ndirs == 1 ? "y" : "ies", t.nfiles,
            t.nfiles == 1 ? "" : "s");
 out:
@@ -465,7 +465,7 @@ out:
 
 const struct cli_cmd cli_cmd_tree = {
     .name = "tree",
-    .run = tree_run,
+    .run = cli_tree_run,
     .summary = "show a directory tree",
     .help = "Usage: uvfs tree [-a] [-L N] PATH\n"
             "Show the tree of files below PATH, then the number of directories and files.\n"
@@ -477,13 +477,13 @@ const struct cli_cmd cli_cmd_tree = {
 
 /* ---- find ---------------------------------------------------------------------- */
 
-struct find_opts {
+struct cli_find_opts {
     const char *name; /* glob or NULL */
     int type;         /* 0 or S_IFREG / S_IFDIR / S_IFLNK / ... */
     long maxdepth;    /* -1: unlimited */
 };
 
-static void find_walk(const struct find_opts *f, const struct cli_loc *loc, const char *base,
+static void cli_find_walk(const struct cli_find_opts *f, const struct cli_loc *loc, const char *base,
                       int depth)
 {
     struct uvfs_stat st;
@@ -516,16 +516,16 @@ static void find_walk(const struct find_opts *f, const struct cli_loc *loc, cons
             cli_err(loc->disp, -ENOMEM);
             continue;
         }
-        find_walk(f, &child, de[i].name, depth + 1);
+        cli_find_walk(f, &child, de[i].name, depth + 1);
         cli_loc_free(&child);
     }
     cli_dirents_free(de, nde);
     cli_walk_leave();
 }
 
-static int find_run(int argc, char **argv)
+static int cli_find_run(int argc, char **argv)
 {
-    struct find_opts f = {.maxdepth = -1};
+    struct cli_find_opts f = {.maxdepth = -1};
     struct cli_loc loc;
     int i = 1;
     char *end, *base;
@@ -561,7 +561,7 @@ static int find_run(int argc, char **argv)
         return cli_finish();
     if (cli_mount_all() == 0) {
         base = cli_loc_base(&loc);
-        find_walk(&f, &loc, base ? base : "", 0);
+        cli_find_walk(&f, &loc, base ? base : "", 0);
         free(base);
     }
     cli_loc_free(&loc);
@@ -570,7 +570,7 @@ static int find_run(int argc, char **argv)
 
 const struct cli_cmd cli_cmd_find = {
     .name = "find",
-    .run = find_run,
+    .run = cli_find_run,
     .summary = "search for files in a directory tree",
     .help = "Usage: uvfs find PATH [-name GLOB] [-type f|d|l|c|b|p|s] [-maxdepth N]\n"
             "Print PATH and every file below it that matches all the given tests.\n"

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 
-static mode_t ops_umask(void)
+static mode_t cli_ops_umask(void)
 {
     mode_t m = umask(022);
     umask(m);
@@ -24,7 +24,7 @@ static mode_t ops_umask(void)
 }
 
 /* Parse each operand read-write into LOCS (N slots) and mount. */
-static int ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
+static int cli_ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
 {
     *locs = calloc(n ? n : 1, sizeof **locs);
     *ok = calloc(n ? n : 1, sizeof **ok);
@@ -40,7 +40,7 @@ static int ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
     return 0;
 }
 
-static int ops_done(struct cli_loc *locs, int *ok, size_t n)
+static int cli_ops_done(struct cli_loc *locs, int *ok, size_t n)
 {
     for (size_t i = 0; locs && i < n; i++)
         cli_loc_free(&locs[i]);
@@ -53,7 +53,7 @@ static int ops_done(struct cli_loc *locs, int *ok, size_t n)
 
 /* Apply a chmod(1) MODE (octal, or symbolic like "u+x,go-w", "a=rX") to OLD.
  * Returns 0 and *out, or -EINVAL. */
-static int ops_parse_mode(const char *spec, uint32_t old, int isdir, mode_t um, uint32_t *out)
+static int cli_ops_parse_mode(const char *spec, uint32_t old, int isdir, mode_t um, uint32_t *out)
 {
     const char *p = spec;
     uint32_t mode = old & 07777;
@@ -174,7 +174,7 @@ int cli_remove_tree(const struct cli_loc *l, int depth)
     return 0;
 }
 
-static int rm_run(int argc, char **argv)
+static int cli_rm_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
                                          {"force", no_argument, NULL, 'f'},
@@ -198,7 +198,7 @@ static int rm_run(int argc, char **argv)
         return cli_usage("rm", "missing operand");
     }
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct uvfs_stat st;
             int r;
@@ -221,12 +221,12 @@ static int rm_run(int argc, char **argv)
             cli_remove_tree(&locs[i], 0);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_rm = {
     .name = "rm",
-    .run = rm_run,
+    .run = cli_rm_run,
     .summary = "remove files or directories",
     .help = "Usage: uvfs rm [-r] [-f] PATH...\n"
             "Remove each PATH. Directories need -r. The root of an image is never removed.\n"
@@ -236,7 +236,7 @@ const struct cli_cmd cli_cmd_rm = {
             "  --help   show this help\n",
 };
 
-static int rmdir_run(int argc, char **argv)
+static int cli_rmdir_run(int argc, char **argv)
 {
     struct cli_loc *locs = NULL;
     int *ok = NULL, c;
@@ -247,7 +247,7 @@ static int rmdir_run(int argc, char **argv)
     if (optind >= argc)
         return cli_usage("rmdir", "missing operand");
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             int r;
             if (!ok[i])
@@ -257,12 +257,12 @@ static int rmdir_run(int argc, char **argv)
                 cli_err(locs[i].disp, r);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_rmdir = {
     .name = "rmdir",
-    .run = rmdir_run,
+    .run = cli_rmdir_run,
     .summary = "remove empty directories",
     .help = "Usage: uvfs rmdir PATH...\n"
             "Remove each empty directory PATH.\n"
@@ -273,7 +273,7 @@ const struct cli_cmd cli_cmd_rmdir = {
 /* ---- mkdir ------------------------------------------------------------------------- */
 
 /* LOC minus its last component (both path and display). */
-static int ops_parent(const struct cli_loc *l, struct cli_loc *out)
+static int cli_ops_parent(const struct cli_loc *l, struct cli_loc *out)
 {
     char *s;
     if (cli_loc_dup(l, out) < 0)
@@ -296,7 +296,7 @@ static int ops_parent(const struct cli_loc *l, struct cli_loc *out)
     return 0;
 }
 
-static int mkdir_p(const struct cli_loc *l, unsigned mode, int depth)
+static int cli_mkdir_p(const struct cli_loc *l, unsigned mode, int depth)
 {
     struct uvfs_stat st;
     int r = cli_mkdir(l, mode);
@@ -305,10 +305,10 @@ static int mkdir_p(const struct cli_loc *l, unsigned mode, int depth)
         return 0;
     if (r == -ENOENT && depth < CLI_MAX_DEPTH && !cli_loc_is_root(l)) {
         struct cli_loc parent;
-        if (ops_parent(l, &parent) < 0)
+        if (cli_ops_parent(l, &parent) < 0)
             return r;
         /* parents get u+wx so the child can be made in them */
-        r = mkdir_p(&parent, 0777 & ~ops_umask(), depth + 1);
+        r = cli_mkdir_p(&parent, 0777 & ~cli_ops_umask(), depth + 1);
         cli_loc_free(&parent);
         if (r < 0)
             return r;
@@ -319,7 +319,7 @@ static int mkdir_p(const struct cli_loc *l, unsigned mode, int depth)
     return r;
 }
 
-static int mkdir_run(int argc, char **argv)
+static int cli_mkdir_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"parents", no_argument, NULL, 'p'},
                                          {"mode", required_argument, NULL, 'm'},
@@ -328,7 +328,7 @@ static int mkdir_run(int argc, char **argv)
     struct cli_loc *locs = NULL;
     int *ok = NULL, c, parents = 0;
     const char *modestr = NULL;
-    uint32_t mode = 0777 & ~ops_umask();
+    uint32_t mode = 0777 & ~cli_ops_umask();
     size_t n;
 
     while ((c = cli_getopt(argc, argv, "pm:", opts, &cli_cmd_mkdir)) != -1) {
@@ -339,17 +339,17 @@ static int mkdir_run(int argc, char **argv)
         default: return 2;
         }
     }
-    if (modestr && ops_parse_mode(modestr, 0777, 1, 0, &mode) < 0)
+    if (modestr && cli_ops_parse_mode(modestr, 0777, 1, 0, &mode) < 0)
         return cli_usage("mkdir", "invalid mode '%s'", modestr);
     if (optind >= argc)
         return cli_usage("mkdir", "missing operand");
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             int r;
             if (!ok[i])
                 continue;
-            r = parents ? mkdir_p(&locs[i], mode, 0) : cli_mkdir(&locs[i], mode);
+            r = parents ? cli_mkdir_p(&locs[i], mode, 0) : cli_mkdir(&locs[i], mode);
             /* an explicit mode is exact (the host applies its umask) */
             if (r == 0 && modestr)
                 r = cli_chmod(&locs[i], mode);
@@ -357,12 +357,12 @@ static int mkdir_run(int argc, char **argv)
                 cli_err(locs[i].disp, r);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_mkdir = {
     .name = "mkdir",
-    .run = mkdir_run,
+    .run = cli_mkdir_run,
     .summary = "make directories",
     .help = "Usage: uvfs mkdir [-p] [-m MODE] PATH...\n"
             "Create each directory PATH (mode 0777 minus the umask unless -m).\n"
@@ -374,7 +374,7 @@ const struct cli_cmd cli_cmd_mkdir = {
 
 /* ---- ln ------------------------------------------------------------------------------ */
 
-static int ln_run(int argc, char **argv)
+static int cli_ln_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"symbolic", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'H'},
@@ -435,7 +435,7 @@ out:
 
 const struct cli_cmd cli_cmd_ln = {
     .name = "ln",
-    .run = ln_run,
+    .run = cli_ln_run,
     .summary = "make hard or symbolic links",
     .help = "Usage: uvfs ln [-s] TARGET LINK\n"
             "Make LINK a hard link to TARGET (both in the same image), or with -s a\n"
@@ -448,7 +448,7 @@ const struct cli_cmd cli_cmd_ln = {
 
 /* ---- chmod / chown ------------------------------------------------------------------- */
 
-static int chmod_run(int argc, char **argv)
+static int cli_chmod_run(int argc, char **argv)
 {
     struct cli_loc *locs = NULL;
     int *ok = NULL, c;
@@ -459,7 +459,7 @@ static int chmod_run(int argc, char **argv)
     /* modes like "-w" look like options: take the first operand as the mode
      * when it parses as one */
     if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 &&
-        strcmp(argv[1], "--") != 0 && ops_parse_mode(argv[1], 0, 0, 0, &probe) == 0) {
+        strcmp(argv[1], "--") != 0 && cli_ops_parse_mode(argv[1], 0, 0, 0, &probe) == 0) {
         spec = argv[1];
         optind = 2;
     } else {
@@ -469,13 +469,13 @@ static int chmod_run(int argc, char **argv)
             return cli_usage("chmod", "missing operand");
         spec = argv[optind++];
     }
-    if (ops_parse_mode(spec, 0, 0, 0, &probe) < 0)
+    if (cli_ops_parse_mode(spec, 0, 0, 0, &probe) < 0)
         return cli_usage("chmod", "invalid mode '%s'", spec);
     if (optind >= argc)
         return cli_usage("chmod", "missing operand after '%s'", spec);
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        mode_t um = ops_umask();
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
+        mode_t um = cli_ops_umask();
         for (size_t i = 0; i < n; i++) {
             struct uvfs_stat st;
             uint32_t mode;
@@ -484,19 +484,19 @@ static int chmod_run(int argc, char **argv)
                 continue;
             r = cli_stat(&locs[i], &st);
             if (r == 0) {
-                ops_parse_mode(spec, st.mode, S_ISDIR(st.mode), um, &mode);
+                cli_ops_parse_mode(spec, st.mode, S_ISDIR(st.mode), um, &mode);
                 r = cli_chmod(&locs[i], mode);
             }
             if (r < 0)
                 cli_err(locs[i].disp, r);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_chmod = {
     .name = "chmod",
-    .run = chmod_run,
+    .run = cli_chmod_run,
     .summary = "change file mode bits",
     .help = "Usage: uvfs chmod MODE PATH...\n"
             "Change the mode of each PATH (following symlinks). MODE is octal (0755) or\n"
@@ -506,7 +506,7 @@ const struct cli_cmd cli_cmd_chmod = {
             "  --help   show this help\n",
 };
 
-static int ops_parse_id(const char *s, size_t len, uint32_t *out)
+static int cli_ops_parse_id(const char *s, size_t len, uint32_t *out)
 {
     unsigned long long v = 0;
     if (len == 0 || len > 10)
@@ -522,7 +522,7 @@ static int ops_parse_id(const char *s, size_t len, uint32_t *out)
     return 0;
 }
 
-static int chown_run(int argc, char **argv)
+static int cli_chown_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"no-dereference", no_argument, NULL, 'h'},
                                          {"help", no_argument, NULL, 'H'},
@@ -547,14 +547,14 @@ static int chown_run(int argc, char **argv)
     if (!colon)
         colon = strchr(spec, '.');
     size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if ((ulen && ops_parse_id(spec, ulen, &uid) < 0) ||
-        (colon && colon[1] && ops_parse_id(colon + 1, strlen(colon + 1), &gid) < 0) ||
+    if ((ulen && cli_ops_parse_id(spec, ulen, &uid) < 0) ||
+        (colon && colon[1] && cli_ops_parse_id(colon + 1, strlen(colon + 1), &gid) < 0) ||
         (!ulen && !(colon && colon[1])))
         return cli_usage("chown", "invalid owner '%s' (numeric USER[:GROUP] only)", spec);
     if (optind >= argc)
         return cli_usage("chown", "missing operand after '%s'", spec);
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             int r;
             if (!ok[i])
@@ -564,12 +564,12 @@ static int chown_run(int argc, char **argv)
                 cli_err(locs[i].disp, r);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_chown = {
     .name = "chown",
-    .run = chown_run,
+    .run = cli_chown_run,
     .summary = "change file owner and group (numeric ids)",
     .help = "Usage: uvfs chown [-h] USER[:GROUP] PATH...\n"
             "  or:  uvfs chown [-h] :GROUP PATH...\n"
@@ -585,7 +585,7 @@ const struct cli_cmd cli_cmd_chown = {
 
 /* Parse "@SECONDS[.FRAC]" or "YYYY-MM-DD[( |T)HH:MM[:SS[.FRAC]]][Z]" (local
  * time unless Z). */
-static int ops_parse_date(const char *s, struct timespec *ts)
+static int cli_ops_parse_date(const char *s, struct timespec *ts)
 {
     struct tm tm;
     char *end;
@@ -652,7 +652,7 @@ static int ops_parse_date(const char *s, struct timespec *ts)
     return 0;
 }
 
-static int touch_run(int argc, char **argv)
+static int cli_touch_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"date", required_argument, NULL, 'd'},
                                          {"reference", required_argument, NULL, 'r'},
@@ -677,7 +677,7 @@ static int touch_run(int argc, char **argv)
     if (date && refarg)
         return cli_usage("touch", "cannot use both -d and -r");
     if (date) {
-        if (ops_parse_date(date, &ts[0]) < 0)
+        if (cli_ops_parse_date(date, &ts[0]) < 0)
             return cli_usage("touch", "invalid date '%s'", date);
         ts[1] = ts[0];
         tsp = ts;
@@ -690,7 +690,7 @@ static int touch_run(int argc, char **argv)
             return cli_finish();
         have_ref = 1;
     }
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         if (have_ref) {
             struct uvfs_stat st;
             int r;
@@ -714,7 +714,7 @@ static int touch_run(int argc, char **argv)
             if (r == -ENOENT) {
                 if (nocreate)
                     continue;
-                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~ops_umask());
+                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~cli_ops_umask());
                 if (fd < 0) {
                     cli_err(locs[i].disp, fd);
                     continue;
@@ -728,12 +728,12 @@ static int touch_run(int argc, char **argv)
     }
 out:
     cli_loc_free(&ref);
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_touch = {
     .name = "touch",
-    .run = touch_run,
+    .run = cli_touch_run,
     .summary = "change file timestamps, create empty files",
     .help = "Usage: uvfs touch [-c] [-d DATE | -r REF] PATH...\n"
             "Set the access and modification times of each PATH to now (or DATE, or\n"
@@ -749,7 +749,7 @@ const struct cli_cmd cli_cmd_touch = {
 
 /* ---- truncate ---------------------------------------------------------------------- */
 
-static int truncate_run(int argc, char **argv)
+static int cli_truncate_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"size", required_argument, NULL, 's'},
                                          {"no-create", no_argument, NULL, 'c'},
@@ -776,7 +776,7 @@ static int truncate_run(int argc, char **argv)
     if (optind >= argc)
         return cli_usage("truncate", "missing operand");
     n = (size_t)(argc - optind);
-    if (ops_setup(argv + optind, n, &locs, &ok) == 0) {
+    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct uvfs_stat st;
             int r;
@@ -786,7 +786,7 @@ static int truncate_run(int argc, char **argv)
             if (r == -ENOENT) {
                 if (nocreate)
                     continue;
-                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~ops_umask());
+                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~cli_ops_umask());
                 if (fd < 0) {
                     cli_err(locs[i].disp, fd);
                     continue;
@@ -800,12 +800,12 @@ static int truncate_run(int argc, char **argv)
                 cli_err(locs[i].disp, r);
         }
     }
-    return ops_done(locs, ok, n);
+    return cli_ops_done(locs, ok, n);
 }
 
 const struct cli_cmd cli_cmd_truncate = {
     .name = "truncate",
-    .run = truncate_run,
+    .run = cli_truncate_run,
     .summary = "shrink or extend files to a size",
     .help = "Usage: uvfs truncate [-c] -s SIZE PATH...\n"
             "Set the size of each PATH to SIZE bytes (extending with zeros), creating\n"

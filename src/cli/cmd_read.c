@@ -17,7 +17,7 @@
 #define CLI_BUFSZ (1u << 20)
 
 /* Parse every operand read-only and mount. LOCS/OK have N slots. */
-static int read_setup(char **args, size_t n, struct cli_loc *locs, int *ok)
+static int cli_read_setup(char **args, size_t n, struct cli_loc *locs, int *ok)
 {
     for (size_t i = 0; i < n; i++)
         ok[i] = cli_loc_parse(args[i], 0, &locs[i]) == 0;
@@ -27,7 +27,7 @@ static int read_setup(char **args, size_t n, struct cli_loc *locs, int *ok)
     return 0;
 }
 
-static void read_free(struct cli_loc *locs, int *ok, size_t n)
+static void cli_read_free(struct cli_loc *locs, int *ok, size_t n)
 {
     for (size_t i = 0; locs && i < n; i++)
         cli_loc_free(&locs[i]);
@@ -37,7 +37,7 @@ static void read_free(struct cli_loc *locs, int *ok, size_t n)
 
 /* ---- cat ---------------------------------------------------------------------- */
 
-static void cat_one(const struct cli_loc *l, char *buf)
+static void cli_cat_one(const struct cli_loc *l, char *buf)
 {
     struct uvfs_stat st;
     int fd = cli_open(l, O_RDONLY, 0), r;
@@ -73,7 +73,7 @@ static void cat_one(const struct cli_loc *l, char *buf)
     cli_close(l, fd);
 }
 
-static int cat_run(int argc, char **argv)
+static int cli_cat_run(int argc, char **argv)
 {
     struct cli_loc *locs;
     int *ok, c;
@@ -90,19 +90,19 @@ static int cat_run(int argc, char **argv)
     buf = malloc(CLI_BUFSZ);
     if (!locs || !ok || !buf) {
         cli_err("cat", -ENOMEM);
-    } else if (read_setup(argv + optind, n, locs, ok) == 0) {
+    } else if (cli_read_setup(argv + optind, n, locs, ok) == 0) {
         for (size_t i = 0; i < n; i++)
             if (ok[i])
-                cat_one(&locs[i], buf);
+                cli_cat_one(&locs[i], buf);
     }
     free(buf);
-    read_free(locs, ok, n);
+    cli_read_free(locs, ok, n);
     return cli_finish();
 }
 
 const struct cli_cmd cli_cmd_cat = {
     .name = "cat",
-    .run = cat_run,
+    .run = cli_cat_run,
     .summary = "print files to standard output",
     .help = "Usage: uvfs cat PATH...\n"
             "Write the contents of each PATH to standard output.\n"
@@ -112,14 +112,14 @@ const struct cli_cmd cli_cmd_cat = {
 
 /* ---- stat --------------------------------------------------------------------- */
 
-static void stat_json_time(const char *name, const struct timespec *ts)
+static void cli_stat_json_time(const char *name, const struct timespec *ts)
 {
     printf(", \"%s\": %lld.%09ld, \"%s_sec\": %lld, \"%s_nsec\": %ld", name,
            (long long)ts->tv_sec, (long)ts->tv_nsec, name, (long long)ts->tv_sec, name,
            (long)ts->tv_nsec);
 }
 
-static void stat_print(const struct cli_loc *l, const struct uvfs_stat *st, int json, int first)
+static void cli_stat_print(const struct cli_loc *l, const struct uvfs_stat *st, int json, int first)
 {
     char m[11], t[80];
     char *target = NULL;
@@ -138,10 +138,10 @@ static void stat_print(const struct cli_loc *l, const struct uvfs_stat *st, int 
                cli_mode_str(st->mode, m), st->nlink, st->uid, st->gid,
                (unsigned long long)st->rdev, major(st->rdev), minor(st->rdev),
                (unsigned long long)st->size, (unsigned long long)st->blocks, st->blksize);
-        stat_json_time("atime", &st->atime);
-        stat_json_time("mtime", &st->mtime);
-        stat_json_time("ctime", &st->ctime);
-        stat_json_time("btime", &st->btime);
+        cli_stat_json_time("atime", &st->atime);
+        cli_stat_json_time("mtime", &st->mtime);
+        cli_stat_json_time("ctime", &st->ctime);
+        cli_stat_json_time("btime", &st->btime);
         if (target) {
             fputs(", \"target\": ", stdout);
             cli_json_str(stdout, target);
@@ -174,7 +174,7 @@ static void stat_print(const struct cli_loc *l, const struct uvfs_stat *st, int 
     free(target);
 }
 
-static int stat_run(int argc, char **argv)
+static int cli_stat_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"dereference", no_argument, NULL, 'L'},
@@ -199,7 +199,7 @@ static int stat_run(int argc, char **argv)
     ok = calloc(n, sizeof *ok);
     if (!locs || !ok) {
         cli_err("stat", -ENOMEM);
-    } else if (read_setup(argv + optind, n, locs, ok) == 0) {
+    } else if (cli_read_setup(argv + optind, n, locs, ok) == 0) {
         if (json)
             fputs("[", stdout);
         for (size_t i = 0; i < n; i++) {
@@ -212,19 +212,19 @@ static int stat_run(int argc, char **argv)
                 cli_err(locs[i].disp, r);
                 continue;
             }
-            stat_print(&locs[i], &st, json, first);
+            cli_stat_print(&locs[i], &st, json, first);
             first = 0;
         }
         if (json)
             fputs(first ? "]\n" : "\n]\n", stdout);
     }
-    read_free(locs, ok, n);
+    cli_read_free(locs, ok, n);
     return cli_finish();
 }
 
 const struct cli_cmd cli_cmd_stat = {
     .name = "stat",
-    .run = stat_run,
+    .run = cli_stat_run,
     .summary = "show file status",
     .help = "Usage: uvfs stat [-L] [--json] PATH...\n"
             "Show every field of the file status of each PATH: type, size, blocks (512-byte\n"
@@ -240,7 +240,7 @@ const struct cli_cmd cli_cmd_stat = {
 
 /* ---- readlink ----------------------------------------------------------------- */
 
-static int readlink_run(int argc, char **argv)
+static int cli_readlink_run(int argc, char **argv)
 {
     struct cli_loc *locs;
     int *ok, c;
@@ -255,7 +255,7 @@ static int readlink_run(int argc, char **argv)
     ok = calloc(n, sizeof *ok);
     if (!locs || !ok) {
         cli_err("readlink", -ENOMEM);
-    } else if (read_setup(argv + optind, n, locs, ok) == 0) {
+    } else if (cli_read_setup(argv + optind, n, locs, ok) == 0) {
         for (size_t i = 0; i < n; i++) {
             char *t;
             int r;
@@ -270,13 +270,13 @@ static int readlink_run(int argc, char **argv)
             free(t);
         }
     }
-    read_free(locs, ok, n);
+    cli_read_free(locs, ok, n);
     return cli_finish();
 }
 
 const struct cli_cmd cli_cmd_readlink = {
     .name = "readlink",
-    .run = readlink_run,
+    .run = cli_readlink_run,
     .summary = "print the target of a symbolic link",
     .help = "Usage: uvfs readlink PATH...\n"
             "Print the target of each symbolic link PATH.\n"
@@ -286,7 +286,7 @@ const struct cli_cmd cli_cmd_readlink = {
 
 /* ---- df ------------------------------------------------------------------------ */
 
-static char *df_fstype(const struct cli_loc *l)
+static char *cli_df_fstype(const struct cli_loc *l)
 {
     struct uvfs_mountinfo *mi = NULL;
     size_t n = 0;
@@ -304,7 +304,7 @@ static char *df_fstype(const struct cli_loc *l)
     return t ? t : strdup("?");
 }
 
-static int df_run(int argc, char **argv)
+static int cli_df_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"human-readable", no_argument, NULL, 'h'},
@@ -368,7 +368,7 @@ static int df_run(int argc, char **argv)
     ok = calloc(n ? n : 1, sizeof *ok);
     if (!locs || !ok)
         goto nomem;
-    if (read_setup(names, n, locs, ok) == 0) {
+    if (cli_read_setup(names, n, locs, ok) == 0) {
         if (json)
             fputs("[", stdout);
         else
@@ -392,7 +392,7 @@ static int df_run(int argc, char **argv)
             used = (sv.blocks - (sv.bfree <= sv.blocks ? sv.bfree : sv.blocks)) * fr;
             avail = sv.bavail * fr;
             pct = used + avail ? (used * 100 + used + avail - 1) / (used + avail) : 0;
-            type = df_fstype(&locs[i]);
+            type = cli_df_fstype(&locs[i]);
             /* "disk.img:" (from a bare IMAGE operand) is shown as "disk.img" */
             size_t dl = strlen(locs[i].disp);
             if (locs[i].img >= 0 && dl > 1 && locs[i].disp[dl - 1] == ':')
@@ -443,13 +443,13 @@ out:
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    read_free(locs, ok, n);
+    cli_read_free(locs, ok, n);
     return cli_finish();
 }
 
 const struct cli_cmd cli_cmd_df = {
     .name = "df",
-    .run = df_run,
+    .run = cli_df_run,
     .summary = "show free space of filesystems in images",
     .help = "Usage: uvfs df [-h] [--json] IMAGE...|PATH...\n"
             "Show size, used and available space and inodes of the filesystem in each\n"

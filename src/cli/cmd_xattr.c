@@ -11,7 +11,7 @@
 
 #include "cli.h"
 
-static int xattr_run(int argc, char **argv)
+static int cli_xattr_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"no-dereference", no_argument, NULL, 'h'},
                                          {"help", no_argument, NULL, 'H'},
@@ -85,7 +85,7 @@ out:
 
 const struct cli_cmd cli_cmd_xattr = {
     .name = "xattr",
-    .run = xattr_run,
+    .run = cli_xattr_run,
     .summary = "list, get, set or remove extended attributes",
     .help = "Usage: uvfs xattr [-h] list PATH\n"
             "  or:  uvfs xattr [-h] get PATH NAME\n"
