@@ -178,7 +178,9 @@ class Env:
         return (size + MiB - 1) // MiB * MiB
 
     def make_ext(self, path, populate):
-        cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-N", str(self.nfiles * 2 + 1024)]
+        # 4 KiB blocks at every size (mke2fs would pick 1 KiB below 512 MiB),
+        # so that the quick, scale and full modes measure the same layout.
+        cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-N", str(self.nfiles * 2 + 1024)]
         if populate:
             cmd += ["-d", self.src]
         cmd += [path, "%dk" % (self.image_size() // 1024)]
