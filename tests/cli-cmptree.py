@@ -6,6 +6,7 @@ Usage: cli-cmptree.py [options] A B
   --mtime         compare modification times (seconds)
   --mtime-ns      compare modification times (nanoseconds)
   --owner         compare uid/gid
+  --owner-nolink  compare uid/gid except of symlinks (debugfs rdump does not set them)
   --links         compare hard-link structure (files linked in A are linked in B)
   --ignore NAME   ignore this top-level name (repeatable), e.g. lost+found
   --only-files    ignore symlinks, fifos and devices in A (FAT destinations)
@@ -85,7 +86,8 @@ def main():
         if "--mode" in opts and not stat.S_ISLNK(sa.st_mode):
             if stat.S_IMODE(sa.st_mode) != stat.S_IMODE(sb.st_mode):
                 diffs.append("%r: mode %o vs %o" % (p, stat.S_IMODE(sa.st_mode), stat.S_IMODE(sb.st_mode)))
-        if "--owner" in opts and (sa.st_uid, sa.st_gid) != (sb.st_uid, sb.st_gid):
+        check_owner = "--owner" in opts or ("--owner-nolink" in opts and not stat.S_ISLNK(sa.st_mode))
+        if check_owner and (sa.st_uid, sa.st_gid) != (sb.st_uid, sb.st_gid):
             diffs.append("%r: owner %d:%d vs %d:%d" % (p, sa.st_uid, sa.st_gid, sb.st_uid, sb.st_gid))
         if "--mtime" in opts and not stat.S_ISLNK(sa.st_mode):
             if int(sa.st_mtime) != int(sb.st_mtime):

@@ -128,6 +128,8 @@ make_tree() {
     ln "$d/hard1" "$d/sub/hard2"
     mkfifo "$d/fifo"
     mknod "$d/null" c 1 3 2>/dev/null || true
+    chown 1234:5678 "$d/notes.md" "$d/sub/deeper"
+    chown -h 42:43 "$d/link"
     touch -d '2020-01-02 03:04:05' "$d/hello.txt" "$d/sub/nested.txt"
     touch -d '2001-09-09 01:46:40' "$d/sub/deeper"
 }
@@ -408,6 +410,9 @@ t_extwrite() {
     same "kept perm" "$(python3 "$HERE/cli-json.py" get 0 perm <out)" 0640
     if debugfs -R 'stat /sub/kept.txt' w.img 2>/dev/null | grep -qE 'mtime: 0x[0-9a-f]+:[0-9a-f]+ -- Mon May  6 07:08:09 2019'; then ok; else bad "debugfs mtime of kept.txt"; fi
     if debugfs -R 'stat /sub/kept.txt' w.img 2>/dev/null | grep -q 'Mode:  0640'; then ok; else bad "debugfs mode of kept.txt"; fi
+    expect 0 "cp -p image->host" "$UVFS" cp -p w.img:/sub/kept.txt kept.out
+    same "ns mtime back on the host" "$(stat -c %y kept.out)" "$(stat -c %y newfile.txt)"
+    same "mode back on the host" "$(stat -c %a kept.out)" 640
 
     # a sparse file keeps its holes (and its contents)
     truncate -s 20M holes.bin
@@ -504,7 +509,8 @@ t_imgimg() {
     if e2fsck -fn i2.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck i2"; head -20 "$T/fsck" >&2; fi
     rm -rf d2 && mkdir d2
     debugfs -R 'rdump /copy d2' i2.img >/dev/null 2>&1
-    cmptree "image->image" src d2/copy --ignore lost+found --mode --mtime --no-special
+    cmptree "image->image" src d2/copy --ignore lost+found --mode --mtime --owner-nolink --no-special
+    if debugfs -R 'stat /copy/link' i2.img 2>/dev/null | grep -qE 'User: +42 +Group: +43 '; then ok; else bad "symlink owner (image->image)"; fi
     if debugfs -R 'stat /copy/hard1' i2.img 2>/dev/null | grep -q 'Links: 2'; then ok; else bad "hard link kept (image->image)"; fi
     if [ -e src/null ]; then
         same "device copied" "$(debugfs -R 'stat /copy/null' i2.img 2>/dev/null | grep -o 'Type: [a-z]*')" "Type: character"
