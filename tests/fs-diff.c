@@ -42,8 +42,12 @@ static const unsigned fsdiff_dmodes[] = {0755, 0700, 0750, 0770};
 enum {
     OP_MKDIR, OP_RMDIR, OP_CREATE, OP_PWRITE, OP_UNLINK, OP_RENAME, OP_RENAME_NOREPLACE,
     OP_LINK, OP_SYMLINK, OP_TRUNCATE, OP_CHMOD, OP_STAT, OP_LSTAT, OP_READ, OP_READLINK,
-    OP_LIST, OP_UTIMENS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_COUNT
+    OP_LIST, OP_UTIMENS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR,
+    /* on open descriptors, kept across operations */
+    OP_FOPEN, OP_FCLOSE, OP_FREAD, OP_FWRITE, OP_FSEEK, OP_FTRUNCATE, OP_FSTAT, OP_COUNT
 };
+
+#define FSDIFF_NFDS 4
 
 struct fsdiff {
     struct uvfs *ctx;
@@ -59,6 +63,7 @@ struct fsdiff {
     int strict;       /* FSDIFF_STRICT=1: tolerate nothing */
     int tolerated;    /* known core divergences seen */
     int no_xattr;     /* the host directory has no user xattrs */
+    int ufd[FSDIFF_NFDS], hfd[FSDIFF_NFDS]; /* -1: slot free */
 };
 
 static uint64_t fsdiff_rand(struct fsdiff *d)
@@ -151,6 +156,9 @@ static const char *fsdiff_known(struct fsdiff *d, long u, long h)
      * source, ENOTEMPTY for the target) comes before type mismatches */
     if ((d->op == OP_RENAME || d->op == OP_RENAME_NOREPLACE) && (h == -EINVAL || h == -ENOTEMPTY))
         return "rename across an ancestor: EINVAL/ENOTEMPTY precedence";
+    /* ftruncate of a descriptor not open for writing: Linux says EINVAL */
+    if (d->op == OP_FTRUNCATE && u == -EBADF && h == -EINVAL)
+        return "ftruncate on a read-only descriptor: EINVAL";
     /* RENAME_NOREPLACE onto "." or "..": Linux says EEXIST, uvfs EBUSY */
     if (d->op == OP_RENAME_NOREPLACE && u == -EBUSY && h == -EEXIST)
         return "RENAME_NOREPLACE onto . or ..";
@@ -559,6 +567,84 @@ static void fsdiff_step(struct fsdiff *d)
         }
         break;
     }
+    case OP_FOPEN: {
+        static const int acc[] = {O_RDONLY, O_WRONLY, O_RDWR};
+        static const int extra[] = {0, 0, O_APPEND, O_TRUNC, O_CREAT, O_CREAT | O_APPEND};
+        int i = (int)fsdiff_pick(d, FSDIFF_NFDS);
+        int f = acc[fsdiff_pick(d, 3)] | extra[fsdiff_pick(d, 6)];
+        if ((f & O_TRUNC) && (f & O_ACCMODE) == O_RDONLY) f &= ~O_TRUNC; /* unspecified */
+        fsdiff_logf(d, "fd%d = open %s flags 0%o", i, p, f);
+        struct stat hst;
+        if ((f & O_CREAT) && !d->strict &&
+            (p[strlen(p) - 1] == '/' || (stat(HA, &hst) == 0 && S_ISDIR(hst.st_mode)))) {
+            /* known core divergences: Linux fails EISDIR, uvfs may open */
+            d->tolerated++;
+            fsdiff_logf(d, "  (skipped: O_CREAT with a trailing slash or on a directory)");
+            break;
+        }
+        if (d->ufd[i] >= 0) {
+            uvfs_close(x, d->ufd[i]);
+            close(d->hfd[i]);
+            d->ufd[i] = d->hfd[i] = -1;
+        }
+        int ufd = uvfs_open(x, A, f, 0644), hfd = open(HA, f, 0644);
+        fsdiff_rc(d, "open", ufd < 0 ? ufd : 0, hfd < 0 ? -errno : 0);
+        if (ufd >= 0) d->ufd[i] = ufd, d->hfd[i] = hfd;
+        else if (hfd >= 0) close(hfd); /* tolerated mismatch */
+        break;
+    }
+    case OP_FCLOSE:
+    case OP_FREAD:
+    case OP_FWRITE:
+    case OP_FSEEK:
+    case OP_FTRUNCATE:
+    case OP_FSTAT: {
+        int i = (int)fsdiff_pick(d, FSDIFF_NFDS);
+        if (d->ufd[i] < 0) break;
+        int ufd = d->ufd[i], hfd = d->hfd[i];
+        struct stat hst;
+        /* directory offsets are the filesystem's own cookies (ext4: hashes) */
+        if (op == OP_FSEEK && fstat(hfd, &hst) == 0 && S_ISDIR(hst.st_mode)) break;
+        if (op == OP_FCLOSE) {
+            fsdiff_logf(d, "close fd%d", i);
+            fsdiff_rc(d, "close", uvfs_close(x, ufd), fsdiff_h(close(hfd)));
+            d->ufd[i] = d->hfd[i] = -1;
+        } else if (op == OP_FREAD) {
+            size_t n = fsdiff_pick(d, 2) ? fsdiff_pick(d, 100) : fsdiff_pick(d, 20000);
+            fsdiff_logf(d, "read fd%d %zu", i, n);
+            u = uvfs_read(x, ufd, d->ubuf, n);
+            h = fsdiff_h(read(hfd, d->hbuf, n));
+            fsdiff_rc(d, "read", u, h);
+            if (u > 0 && memcmp(d->ubuf, d->hbuf, (size_t)u) != 0)
+                fsdiff_fail(d, "read fd%d: data differs", i);
+        } else if (op == OP_FWRITE) {
+            size_t n = fsdiff_pick(d, 6000);
+            fsdiff_fill(d, d->ubuf, n);
+            fsdiff_logf(d, "write fd%d %zu", i, n);
+            fsdiff_rc(d, "write", uvfs_write(x, ufd, d->ubuf, n), fsdiff_h(write(hfd, d->ubuf, n)));
+        } else if (op == OP_FSEEK) {
+            static const int wh[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+            static const int64_t offs[] = {0, 10, -10, 4096, 100000, -1000000};
+            int w = wh[fsdiff_pick(d, 3)];
+            int64_t off = offs[fsdiff_pick(d, 6)];
+            fsdiff_logf(d, "lseek fd%d %lld whence %d", i, (long long)off, w);
+            fsdiff_rc(d, "lseek", uvfs_lseek(x, ufd, off, w), fsdiff_h(lseek(hfd, off, w)));
+        } else if (op == OP_FTRUNCATE) {
+            static const int64_t sizes[] = {0, 3, 4096, 9000, 300000};
+            int64_t sz = sizes[fsdiff_pick(d, 5)];
+            fsdiff_logf(d, "ftruncate fd%d %lld", i, (long long)sz);
+            fsdiff_rc(d, "ftruncate", uvfs_ftruncate(x, ufd, sz), fsdiff_h(ftruncate(hfd, sz)));
+        } else {
+            struct uvfs_stat us;
+            struct stat hs;
+            fsdiff_logf(d, "fstat fd%d", i);
+            u = uvfs_fstat(x, ufd, &us);
+            h = fsdiff_h(fstat(hfd, &hs));
+            fsdiff_rc(d, "fstat", u, h);
+            if (u == 0) fsdiff_cmp_stat(d, "fstat", &us, &hs, 0);
+        }
+        break;
+    }
     case OP_UTIMENS: {
         int nofollow = (int)fsdiff_pick(d, 2);
         struct timespec ts[2] = {{1000000000 + (time_t)fsdiff_pick(d, 1000), (long)fsdiff_pick(d, 999999999)},
@@ -590,7 +676,12 @@ void fsdiff_run(struct uvfs *ctx, const char *nsdir, const char *hostdir, unsign
     umask(0); /* uvfs applies no umask; the host must not either */
     if (setxattr(hostdir, "user.fsdiff-probe", "1", 1, 0) < 0) d->no_xattr = 1;
     else removexattr(hostdir, "user.fsdiff-probe");
+    for (int i = 0; i < FSDIFF_NFDS; i++) d->ufd[i] = d->hfd[i] = -1;
     for (int i = 0; i < nops; i++) fsdiff_step(d);
+    for (int i = 0; i < FSDIFF_NFDS; i++) {
+        if (d->ufd[i] < 0) continue;
+        fsdiff_rc(d, "final close", uvfs_close(ctx, d->ufd[i]), fsdiff_h(close(d->hfd[i])));
+    }
     fsdiff_logf(d, "final tree comparison");
     fsdiff_tree(d, "", 0);
     if (d->tolerated)

@@ -94,6 +94,7 @@ struct hostfs_fh {
     struct hostfs_fh *next, *prev;
     int fd; /* owned */
     int writable;
+    int opath; /* an O_PATH descriptor (directories, fifos, sockets): no I/O */
 };
 
 #define HOSTFS_SB(s) ((struct hostfs_sb *)(s))
@@ -556,7 +557,14 @@ struct linux_dirent64 {
 static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, void *ctx)
 {
     struct stat st;
-    int fd = hostfs_open_vn(dir, O_RDONLY | O_DIRECTORY, &st);
+    int fd = -1;
+    if (HOSTFS_V(dir)->fhs) {
+        /* an open directory: reopen exactly it (it may have been renamed) */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", HOSTFS_V(dir)->fhs->fd);
+        fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0) fd = hostfs_open_vn(dir, O_RDONLY | O_DIRECTORY, &st);
     if (fd == -ENOENT) return 0; /* removed while open: nothing to list */
     if (fd < 0) return fd;
     int r = 0;
@@ -805,21 +813,26 @@ static ssize_t hostfs_readlink(struct vfs_vnode *vn, char *buf, size_t size)
 static int hostfs_open(struct vfs_vnode *vn, int flags, void **fh)
 {
     *fh = NULL;
+    int opath = 0, acc = flags & O_ACCMODE;
+    if (acc != O_RDONLY && acc != O_WRONLY) acc = O_RDWR;
     switch (vn->mode & S_IFMT) {
     case S_IFREG: break;
     case S_IFCHR:
     case S_IFBLK:
         return vfs_detail(-EACCES, "hostfs: \"%s\": device nodes are not opened",
                           HOSTFS_V(vn)->rel);
-    default: return 0; /* directories, fifos, sockets, symlinks: no host fd */
+    case S_IFLNK: return 0;
+    default:
+        /* directories, fifos, sockets: no I/O through us, but an O_PATH
+         * descriptor keeps fstat & co. working after a rename or removal */
+        opath = 1;
+        break;
     }
-    int acc = flags & O_ACCMODE;
-    if (acc != O_RDONLY && acc != O_WRONLY) acc = O_RDWR;
     struct stat st;
     /* O_NONBLOCK: a name swapped for a fifo must not hang us */
-    int fd = hostfs_open_vn(vn, acc | O_NONBLOCK | O_NOCTTY, &st);
+    int fd = hostfs_open_vn(vn, opath ? O_PATH : (acc | O_NONBLOCK | O_NOCTTY), &st);
     if (fd < 0) return fd;
-    if (!S_ISREG(st.st_mode)) {
+    if (!opath && !S_ISREG(st.st_mode)) {
         close(fd);
         return vfs_detail(-ESTALE, "hostfs: \"%s\" is no longer a regular file",
                           HOSTFS_V(vn)->rel);
@@ -830,7 +843,8 @@ static int hostfs_open(struct vfs_vnode *vn, int flags, void **fh)
         return -ENOMEM;
     }
     h->fd = fd;
-    h->writable = acc != O_RDONLY;
+    h->writable = !opath && acc != O_RDONLY;
+    h->opath = opath;
     h->prev = NULL;
     h->next = HOSTFS_V(vn)->fhs;
     if (h->next) h->next->prev = h;
@@ -855,7 +869,7 @@ static ssize_t hostfs_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, 
 {
     struct hostfs_fh *h = fh;
     if (S_ISDIR(vn->mode)) return -EISDIR;
-    if (!h) return -EINVAL;
+    if (!h || h->opath) return -EINVAL;
     if (off > INT64_MAX) return 0;
     size_t done = 0;
     while (done < n) {
@@ -876,7 +890,7 @@ static ssize_t hostfs_write(struct vfs_vnode *vn, void *fh, const void *buf, siz
 {
     struct hostfs_fh *h = fh;
     if (S_ISDIR(vn->mode)) return -EISDIR;
-    if (!h) return -EINVAL;
+    if (!h || h->opath) return -EINVAL;
     if (off > INT64_MAX) return -EFBIG;
     size_t done = 0;
     while (done < n) {
@@ -896,7 +910,7 @@ static int hostfs_fsync(struct vfs_vnode *vn, void *fh, int datasync)
 {
     (void)vn;
     struct hostfs_fh *h = fh;
-    if (!h) return 0;
+    if (!h || h->opath) return 0;
     return (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
 }
 
