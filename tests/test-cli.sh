@@ -644,10 +644,15 @@ t_corrupt() {
     else
         bad "debugfs could not make the cycle"
     fi
-    # seeded garbage over the metadata area (not the superblock)
-    local seed
-    for seed in 1 2 3 4 5 6; do
-        cp c.img bad$seed.img
+    # seeded garbage over the metadata area (not the superblock / boot sector)
+    mkdir -p fsrc2
+    make_fat_tree fsrc2
+    make_fat cf.img fsrc2 || { bad "mkfs.fat failed"; return; }
+    local seed base
+    for seed in 1 2 3 4 5 6 7 8 9; do
+        base=c.img
+        [ "$seed" -gt 6 ] && base=cf.img
+        cp $base bad$seed.img
         python3 - "bad$seed.img" "$seed" <<'PY'
 import random, sys
 path, seed = sys.argv[1], int(sys.argv[2])
