@@ -274,14 +274,161 @@ static int fat_cmp_u16(const uint32_t *a, size_t na, const uint16_t *u, size_t n
     return !(k == na && j == n);
 }
 
-static int fat_cmp_utf8(const uint32_t *a, size_t na, const char *s)
+/* Case-insensitive comparison of code points A with short entry E's name. */
+static int fat_cmp_short(const uint32_t *a, size_t na, const uint8_t *e)
 {
-    uint32_t b[256];
-    int nb = fat_utf8_decode(s, strlen(s), b, 256);
-    if (nb < 0 || (size_t)nb != na) return 1;
+    uint32_t b[12];
+    size_t nb = 0;
+    int bend = 8, eend = 11;
+    while (bend > 0 && e[bend - 1] == ' ') bend--;
+    while (eend > 8 && e[eend - 1] == ' ') eend--;
+    for (int k = 0; k < bend; k++) b[nb++] = fat_oem_to_uni((k == 0 && e[0] == 0x05) ? 0xe5 : e[k]);
+    if (eend > 8) {
+        b[nb++] = '.';
+        for (int k = 8; k < eend; k++) b[nb++] = fat_oem_to_uni(e[k]);
+    }
+    if (nb != na) return 1;
     for (size_t k = 0; k < na; k++)
         if (fat_upcase(a[k]) != fat_upcase(b[k])) return 1;
     return 0;
+}
+
+/* ---- the name index ---- */
+
+static uint32_t fat_hash_step(uint32_t h, uint32_t c)
+{
+    c = fat_upcase(c);
+    for (int k = 0; k < 3; k++) {
+        h ^= (c >> (8 * k)) & 0xff;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t fat_hash_cps(const uint32_t *a, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t k = 0; k < n; k++) h = fat_hash_step(h, a[k]);
+    return h;
+}
+
+static uint32_t fat_hash_lfn(const uint16_t *u, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t j = 0; j < n;) {
+        uint32_t c = u[j++];
+        if (c >= 0xd800 && c <= 0xdbff && j < n && u[j] >= 0xdc00 && u[j] <= 0xdfff)
+            c = 0x10000 + ((c - 0xd800) << 10) + (u[j++] - 0xdc00);
+        h = fat_hash_step(h, c);
+    }
+    return h;
+}
+
+static uint32_t fat_hash_short(const uint8_t *e)
+{
+    uint32_t h = 2166136261u;
+    int bend = 8, eend = 11;
+    while (bend > 0 && e[bend - 1] == ' ') bend--;
+    while (eend > 8 && e[eend - 1] == ' ') eend--;
+    for (int k = 0; k < bend; k++)
+        h = fat_hash_step(h, fat_oem_to_uni((k == 0 && e[0] == 0x05) ? 0xe5 : e[k]));
+    if (eend > 8) {
+        h = fat_hash_step(h, '.');
+        for (int k = 8; k < eend; k++) h = fat_hash_step(h, fat_oem_to_uni(e[k]));
+    }
+    return h;
+}
+
+#define FAT_IDX_DEL UINT64_MAX
+
+void fat_dir_index_drop(struct fat_inode *dir)
+{
+    free(dir->hidx);
+    dir->hidx = NULL;
+    dir->hcap = dir->hused = 0;
+}
+
+static void fat_idx_put(struct fat_inode *dir, uint32_t h, uint64_t v)
+{
+    if (!dir->hidx) return;
+    if ((uint64_t)(dir->hused + 1) * 2 > dir->hcap) { /* full: rebuild later */
+        fat_dir_index_drop(dir);
+        return;
+    }
+    uint32_t m = dir->hcap - 1;
+    for (uint32_t k = h & m;; k = (k + 1) & m)
+        if (dir->hidx[k] == 0 || dir->hidx[k] == FAT_IDX_DEL) {
+            if (dir->hidx[k] == 0) dir->hused++;
+            dir->hidx[k] = v;
+            return;
+        }
+}
+
+static void fat_idx_del(struct fat_inode *dir, uint32_t h, uint64_t v)
+{
+    if (!dir->hidx) return;
+    uint32_t m = dir->hcap - 1;
+    for (uint32_t k = h & m, n = 0; dir->hidx[k] != 0 && n <= m; k = (k + 1) & m, n++)
+        if (dir->hidx[k] == v) {
+            dir->hidx[k] = FAT_IDX_DEL;
+            return;
+        }
+}
+
+static uint64_t fat_idx_val(const struct fat_slot *slot)
+{
+    return (uint64_t)slot->first << 32 | ((uint64_t)slot->index + 1);
+}
+
+static void fat_idx_add_scan(struct fat_inode *dir, const struct fat_scan *s)
+{
+    uint64_t v = fat_idx_val(&s->slot);
+    if (s->nlfn) fat_idx_put(dir, fat_hash_lfn(s->lfn, s->nlfn), v);
+    fat_idx_put(dir, fat_hash_short(s->de), v);
+}
+
+static int fat_idx_build(struct fat_inode *dir, struct fat_scan *s)
+{
+    uint32_t n = 0, i = 0;
+    while (fat_scan_next(dir, &i, s) == 1) n++;
+    uint32_t cap = 64;
+    while (cap < 4 * n + 16) cap *= 2;
+    dir->hidx = calloc(cap, sizeof *dir->hidx);
+    if (!dir->hidx) return -ENOMEM;
+    dir->hcap = cap;
+    dir->hused = 0;
+    i = 0;
+    while (dir->hidx && fat_scan_next(dir, &i, s) == 1) fat_idx_add_scan(dir, s);
+    return 0;
+}
+
+void fat_dir_index_forget(struct fat_inode *dir, const struct fat_slot *slot)
+{
+    if (!dir->hidx) return;
+    struct fat_scan *s = malloc(sizeof *s);
+    uint32_t i = slot->first;
+    if (!s || fat_scan_next(dir, &i, s) != 1 || s->slot.index != slot->index) {
+        fat_dir_index_drop(dir); /* cannot tell what was indexed: rebuild */
+    } else {
+        uint64_t v = fat_idx_val(slot);
+        if (s->nlfn) fat_idx_del(dir, fat_hash_lfn(s->lfn, s->nlfn), v);
+        fat_idx_del(dir, fat_hash_short(s->de), v);
+    }
+    free(s);
+}
+
+/* Index a newly written entry at SLOT. */
+static void fat_dir_index_add(struct fat_inode *dir, const struct fat_slot *slot)
+{
+    if (!dir->hidx) return;
+    struct fat_scan *s = malloc(sizeof *s);
+    uint32_t i = slot->first;
+    if (!s || fat_scan_next(dir, &i, s) != 1 || s->slot.index != slot->index ||
+        s->slot.first != slot->first)
+        fat_dir_index_drop(dir);
+    else
+        fat_idx_add_scan(dir, s);
+    free(s);
 }
 
 int fat_dir_find(struct fat_sb *fs, struct fat_inode *dir, const char *name, struct fat_slot *slot)
@@ -293,22 +440,25 @@ int fat_dir_find(struct fat_sb *fs, struct fat_inode *dir, const char *name, str
     if (rc < 0) return rc;
     struct fat_scan *s = malloc(sizeof *s);
     if (!s) return -ENOMEM;
-    uint32_t i = 0;
+    if (!dir->hidx) {
+        rc = fat_idx_build(dir, s);
+        if (rc < 0) goto out;
+    }
     rc = -ENOENT;
-    while (fat_scan_next(dir, &i, s) == 1) {
-        if (s->nlfn && fat_cmp_u16(cp, (size_t)n, s->lfn, s->nlfn) == 0) {
-            *slot = s->slot;
-            rc = 0;
-            break;
-        }
-        char sn[64];
-        fat_short_to_utf8(s->de, sn);
-        if (fat_cmp_utf8(cp, (size_t)n, sn) == 0) {
+    uint32_t h = fat_hash_cps(cp, (size_t)n), m = dir->hcap - 1;
+    for (uint32_t k = h & m, probes = 0; dir->hidx[k] != 0 && probes <= m; k = (k + 1) & m, probes++) {
+        uint64_t v = dir->hidx[k];
+        if (v == FAT_IDX_DEL) continue;
+        uint32_t i = (uint32_t)(v >> 32), index = (uint32_t)v - 1;
+        if (fat_scan_next(dir, &i, s) != 1 || s->slot.index != index) continue;
+        if ((s->nlfn && fat_cmp_u16(cp, (size_t)n, s->lfn, s->nlfn) == 0) ||
+            fat_cmp_short(cp, (size_t)n, s->de) == 0) {
             *slot = s->slot;
             rc = 0;
             break;
         }
     }
+out:
     free(s);
     return rc;
 }
@@ -470,11 +620,13 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
     }
     slot->first = start;
     slot->index = start + nlfn;
+    fat_dir_index_add(dir, slot);
     return 0;
 }
 
 int fat_dir_remove(struct fat_sb *fs, struct fat_inode *dir, const struct fat_slot *slot)
 {
+    fat_dir_index_forget(dir, slot);
     for (uint32_t k = slot->first; k <= slot->index; k++)
         dir->dbuf[(size_t)k * FAT_DIRENT] = 0xe5;
     return fat_dir_write(fs, dir, slot->first, slot->index - slot->first + 1);

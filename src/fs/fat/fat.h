@@ -131,6 +131,12 @@ struct fat_inode {
      * step with the disk by every change made through dir.c. */
     uint8_t *dbuf;
     uint32_t dnent;
+    /* Name index of a loaded directory (owned): open addressing, values
+     * (first slot << 32 | short entry index + 1), 0 empty, ~0 deleted; keyed
+     * by a hash of the upper-cased long and short names. hidx NULL: not built
+     * (built on the next lookup). */
+    uint64_t *hidx;
+    uint32_t hcap, hused;
 };
 
 static inline struct fat_sb *FAT_SB(struct vfs_sb *sb) { return (struct fat_sb *)sb; }
@@ -231,6 +237,10 @@ int fat_dir_find_pos(struct fat_sb *fs, struct fat_inode *dir, uint64_t pos, str
  * position. */
 int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name *fn,
                 const uint8_t de[32], struct fat_slot *slot);
+/* Forget DIR's name index (rebuilt on the next lookup). */
+void fat_dir_index_drop(struct fat_inode *dir);
+/* Take SLOT's names out of DIR's index (before its entries are deleted). */
+void fat_dir_index_forget(struct fat_inode *dir, const struct fat_slot *slot);
 /* Mark the entries of SLOT deleted. */
 int fat_dir_remove(struct fat_sb *fs, struct fat_inode *dir, const struct fat_slot *slot);
 /* Whether the short name exists in DIR (exact 11 bytes). */

@@ -355,6 +355,7 @@ void fat_evict(struct vfs_vnode *vn)
     }
     free(fi->chain);
     free(fi->dbuf);
+    fat_dir_index_drop(fi);
     fi->chain = NULL;
     fi->dbuf = NULL;
 }

@@ -142,7 +142,33 @@ int fat_name_alias(struct fat_sb *fs, struct fat_inode *dir, struct fat_name *fn
     int nb = 8;
     memcpy(base, fn->shortname, 8);
     while (nb > 0 && base[nb - 1] == ' ') nb--;
-    for (uint32_t n = 1; n <= 999999; n++) {
+
+    /* One pass over the directory marks the tails in use for this basis
+     * ("BASE~N" with the same extension); the smallest free N is taken.
+     * Some N <= entries + 1 is always free. */
+    uint32_t cap = dir->dnent + 2;
+    if (cap > 999999) cap = 999999;
+    uint8_t *used = calloc(cap + 1, 1);
+    if (!used) return -ENOMEM;
+    for (uint32_t i = 0; i < dir->dnent; i++) {
+        const uint8_t *e = dir->dbuf + (size_t)i * FAT_DIRENT;
+        if (e[0] == 0) break;
+        if (e[0] == 0xe5 || (e[11] & 0x3f) == FAT_ATTR_LFN || (e[11] & FAT_ATTR_VOLUME)) continue;
+        if (memcmp(e + 8, fn->shortname + 8, 3) != 0) continue;
+        const uint8_t *t = memchr(e, '~', 8);
+        if (!t || t == e + 7) continue;
+        uint32_t n = 0;
+        int k = (int)(t - e) + 1, tl = 1;
+        for (; k < 8 && e[k] >= '0' && e[k] <= '9'; k++, tl++) n = n * 10 + (e[k] - '0');
+        while (k < 8 && e[k] == ' ') k++;
+        if (k != 8 || n == 0 || n > cap) continue;
+        int keep = nb < 8 - tl ? nb : 8 - tl;
+        if ((int)(t - e) == keep && memcmp(e, base, (size_t)keep) == 0) used[n] = 1;
+    }
+    uint32_t first = 1;
+    while (first <= cap && used[first]) first++;
+    free(used);
+    for (uint32_t n = first; n <= 999999; n++) {
         char tail[8];
         int tl = snprintf(tail, sizeof tail, "~%u", n);
         int keep = nb < 8 - tl ? nb : 8 - tl;
@@ -462,13 +488,17 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
             rc = -ENOMEM;
             goto out;
         }
+        fat_dir_index_forget(nd, &tslot);
         memcpy(saved, nd->dbuf + (size_t)tslot.first * FAT_DIRENT, (size_t)tn * FAT_DIRENT);
         for (uint32_t k = 0; k < tn; k++) nd->dbuf[(size_t)(tslot.first + k) * FAT_DIRENT] = 0xe5;
     }
     rc = fat_name_alias(fs, nd, fn);
     if (rc == 0) rc = fat_dir_add(fs, nd, fn, de, &nslot);
     if (rc < 0) {
-        if (tgt) memcpy(nd->dbuf + (size_t)tslot.first * FAT_DIRENT, saved, (size_t)tn * FAT_DIRENT);
+        if (tgt) {
+            memcpy(nd->dbuf + (size_t)tslot.first * FAT_DIRENT, saved, (size_t)tn * FAT_DIRENT);
+            fat_dir_index_drop(nd);
+        }
         goto out;
     }
     if (tgt) {
