@@ -671,6 +671,8 @@ void fsdiff_run(struct uvfs *ctx, const char *nsdir, const char *hostdir, unsign
     d->rng = 0x9E3779B97F4A7C15ull ^ seed;
     d->ubuf = malloc(65536);
     d->hbuf = malloc(65536);
+    const char *env_nops = getenv("FSDIFF_NOPS"); /* longer runs by hand */
+    if (env_nops && atoi(env_nops) > 0) nops = atoi(env_nops);
     const char *strict = getenv("FSDIFF_STRICT");
     d->strict = strict && *strict == '1';
     umask(0); /* uvfs applies no umask; the host must not either */

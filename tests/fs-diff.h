@@ -5,6 +5,8 @@
  * return code (0 or -errno) must agree, and so must the trees at the end
  * (types, permission bits, link counts, sizes, contents, symlink targets,
  * directory listings). Fails the current test (T_FAIL) with the operation log.
+ * Environment: FSDIFF_NOPS=N overrides the number of operations,
+ * FSDIFF_STRICT=1 fails on the known core divergences too (see fs-diff.c).
  */
 #ifndef UVFS_FS_DIFF_H
 #define UVFS_FS_DIFF_H
