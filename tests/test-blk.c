@@ -257,7 +257,24 @@ T_TEST(open_errors)
     free(fifo);
 }
 
-T_TEST(locking_shared_and_exclusive)
+/* Run blk_open_file(PATH, FLAGS) in a child process; its result. */
+static int open_in_child(const char *path, unsigned flags)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct blk_dev *x = NULL;
+        int rc = blk_open_file(path, flags, &x);
+        _exit(rc == 0 ? 0 : rc == -EBUSY ? 1 : 2);
+    }
+    int status;
+    T_EQ(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFEXITED(status));
+    return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == 1 ? -EBUSY : -EIO;
+}
+
+T_TEST(locking_between_processes)
 {
     t_need("flock");
     char *path = mkpattern("img", 4096);
@@ -267,29 +284,90 @@ T_TEST(locking_shared_and_exclusive)
     /* util-linux flock(1): a shared lock is possible, an exclusive one not */
     T_EQ(t_sh("flock -n -s %s true", path), 0);
     T_ASSERT(t_sh("flock -n -x %s true", path) != 0);
-    vfs_detail_clear();
-    T_ERR(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &c), -EBUSY);
-    T_ASSERT(strstr(uvfs_errdetail(), "in use") != NULL);
+    T_ERR(open_in_child(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL), -EBUSY);
+    T_OK(open_in_child(path, 0));
     blk_put(a);
     blk_put(b);
     T_EQ(t_sh("flock -n -x %s true", path), 0); /* released on close */
 
     T_OK(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &c));
     T_ASSERT(t_sh("flock -n -s %s true", path) != 0);
-    /* another process of ours is refused too */
+    T_ERR(open_in_child(path, 0), -EBUSY);
+    vfs_detail_clear();
+    blk_put(c);
+    T_OK(open_in_child(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL));
+    free(path);
+}
+
+T_TEST(locking_within_one_process)
+{
+    t_need("flock");
+    char *path = mkpattern("img", 8192);
+    char *other = t_fmt("%s/hardlink", t_tmpdir());
+    T_EQ(link(path, other), 0);
+    struct blk_dev *ro, *rw1, *rw2;
+    /* read-only first, then two writers (two partitions of one disk, say):
+     * all share one descriptor; the lock becomes exclusive */
+    T_OK(blk_open_file(path, 0, &ro));
+    T_ASSERT(t_sh("flock -n -x %s true", path) != 0);
+    T_EQ(t_sh("flock -n -s %s true", path), 0);
+    T_OK(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &rw1));
+    T_OK(blk_open_file(other, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &rw2)); /* same file, other name */
+    T_ASSERT(t_sh("flock -n -s %s true", path) != 0);
+    T_ERR(open_in_child(path, 0), -EBUSY);
+    T_OK(blk_write(rw1, "one", 3, 100));
+    T_OK(blk_write(rw2, "two", 3, 200));
+    T_ERR(blk_write(ro, "ro!", 3, 300), -EROFS); /* still read-only for its user */
+    char buf[3];
+    T_OK(blk_read(ro, buf, 3, 200));
+    T_MEMEQ(buf, "two", 3);
+    blk_put(rw1);
+    blk_put(rw2);
+    T_OK(blk_read(ro, buf, 3, 100));
+    T_MEMEQ(buf, "one", 3);
+    blk_put(ro);
+    T_EQ(t_sh("flock -n -x %s true", path), 0);
+    free(other);
+    free(path);
+}
+
+T_TEST(lock_upgrade_refused_keeps_shared_lock)
+{
+    t_need("flock");
+    char *path = mkpattern("img", 4096);
+    /* another process holds a shared lock until we write to the pipe */
+    int p[2];
+    T_EQ(pipe(p), 0);
+    fflush(NULL);
     pid_t pid = fork();
     T_ASSERT(pid >= 0);
     if (pid == 0) {
+        close(p[1]);
         struct blk_dev *x = NULL;
-        int rc = blk_open_file(path, 0, &x);
-        _exit(rc == -EBUSY ? 0 : 1);
+        if (blk_open_file(path, 0, &x) < 0) _exit(1);
+        char ch;
+        if (read(p[0], &ch, 1) < 0) _exit(2);
+        _exit(0);
     }
+    close(p[0]);
+    /* wait until the child holds its lock: flock(1) cannot take it exclusively */
+    for (int i = 0; i < 2000 && t_sh("flock -n -x %s true", path) == 0; i++) usleep(1000);
+    struct blk_dev *ro, *rw;
+    T_OK(blk_open_file(path, 0, &ro));
+    vfs_detail_clear();
+    T_ERR(blk_open_file(path, BLK_OPEN_RDWR | BLK_OPEN_EXCL, &rw), -EBUSY);
+    T_ASSERT(strstr(uvfs_errdetail(), "in use by another process") != NULL);
+    T_EQ(write(p[1], "x", 1), 1);
+    close(p[1]);
     int status;
     T_EQ(waitpid(pid, &status, 0), pid);
     T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    blk_put(c);
-    T_OK(blk_open_file(path, 0, &a));
-    blk_put(a);
+    /* the child is gone; our reader still holds its shared lock */
+    T_ASSERT(t_sh("flock -n -x %s true", path) != 0);
+    uint8_t b;
+    T_OK(blk_read(ro, &b, 1, 10));
+    blk_put(ro);
+    T_EQ(t_sh("flock -n -x %s true", path), 0);
     free(path);
 }
 

@@ -45,11 +45,16 @@ struct blk_dev {
 
 /* Flags for blk_open_file. */
 #define BLK_OPEN_RDWR 0x1u /* open read-write (default read-only) */
-#define BLK_OPEN_EXCL 0x2u /* take an exclusive flock (shared lock otherwise) */
+#define BLK_OPEN_EXCL 0x2u /* exclusive flock against other processes (shared otherwise) */
 
 /* Open a host file or block device. Read-only unless BLK_OPEN_RDWR. Errors:
  * -ENOENT, -EACCES, -EISDIR (a directory), -UVFS_EBADIMAGE (not a regular
- * file or block device), ... *out holds one reference. */
+ * file or block device), -EBUSY (another process holds a conflicting flock),
+ * ... *out holds one reference.
+ * Locks keep other processes out: within this process every open of one file
+ * shares one descriptor and one flock (upgraded to exclusive when an open
+ * asks for BLK_OPEN_EXCL), so e.g. two partitions of one disk can both be
+ * mounted read-write. */
 int blk_open_file(const char *path, unsigned flags, struct blk_dev **out);
 
 /* A window [off, off+len) onto PARENT (takes a reference on PARENT). A window

@@ -1,13 +1,22 @@
 /*
  * file.c — the host backend: a regular file or a block device, read and
- * written with pread/pwrite (safe from several threads at once). The device
- * owns its file descriptor and the flock on it; both go with the last
- * blk_put().
+ * written with pread/pwrite (safe from several threads at once).
+ *
+ * Locking: an flock on the file keeps other processes out — shared for
+ * readers, exclusive for a writer (BLK_OPEN_EXCL). Within one process the
+ * same file may be opened many times (two partitions of one disk mounted
+ * read-write, `info` on a mounted image): all opens of one file (same st_dev
+ * and st_ino) share a struct blk_host that holds the locked descriptor, and a
+ * read-write descriptor once one is needed. A shared lock is upgraded to an
+ * exclusive one when a later open asks for it. The host goes with its last
+ * user. A child made by fork() does not share its parent's hosts: it opens
+ * and locks the file anew, like any other process.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -17,10 +26,27 @@
 
 #include "blk_int.h"
 
+/* One host file opened by this process. */
+struct blk_host {
+    dev_t st_dev;
+    ino_t st_ino;
+    int fd_lock;  /* the first descriptor; holds the flock */
+    int fd_rw;    /* an O_RDWR descriptor (may be fd_lock), or -1 */
+    int lockmode; /* LOCK_SH, LOCK_EX, or 0 where flock is not supported */
+    int users;    /* struct blk_file objects using this host */
+    pid_t pid;    /* the process that opened it: a forked child does not share */
+    struct blk_host *next;
+};
+
+/* All open hosts; protected by blk_hosts_lock. */
+static struct blk_host *blk_hosts;
+static pthread_mutex_t blk_hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct blk_file {
-    struct blk_dev dev; /* first */
-    int fd;             /* owned */
-    int is_bdev;        /* a block device (ioctls instead of file calls) */
+    struct blk_dev dev;   /* first */
+    struct blk_host *h;   /* one user reference */
+    int fd;               /* h->fd_rw or h->fd_lock; owned by h */
+    int is_bdev;          /* a block device (ioctls instead of file calls) */
 };
 
 static int blk_file_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
@@ -92,12 +118,108 @@ static int blk_file_discard(struct blk_dev *dev, uint64_t off, uint64_t len)
     return 0;
 }
 
+/* Drop one user of H; the last closes its descriptors (and so the flock). */
+static void blk_host_put(struct blk_host *h)
+{
+    pthread_mutex_lock(&blk_hosts_lock);
+    if (--h->users > 0) {
+        pthread_mutex_unlock(&blk_hosts_lock);
+        return;
+    }
+    for (struct blk_host **pp = &blk_hosts; *pp; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    pthread_mutex_unlock(&blk_hosts_lock);
+    if (h->fd_rw >= 0 && h->fd_rw != h->fd_lock) close(h->fd_rw);
+    close(h->fd_lock);
+    free(h);
+}
+
 static void blk_file_close(struct blk_dev *dev)
 {
     struct blk_file *f = (struct blk_file *)dev;
-    close(f->fd); /* also releases the flock */
+    blk_host_put(f->h);
     free(f->dev.name);
     free(f);
+}
+
+/* flock FD with MODE (LOCK_SH / LOCK_EX), non-blocking. 0, -EWOULDBLOCK, 1
+ * when the filesystem has no flock (then there is no locking), or -errno. */
+static int blk_flock(int fd, int mode)
+{
+    while (flock(fd, mode | LOCK_NB) < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) return -EWOULDBLOCK;
+        if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS) return 1;
+        return -errno;
+    }
+    return 0;
+}
+
+/* Find or make the host of the file open as FD (stat ST); takes over FD
+ * (kept or closed). Called with blk_hosts_lock held. */
+static int blk_host_get(const char *path, int fd, const struct stat *st, unsigned flags,
+                        struct blk_host **out)
+{
+    int want = (flags & BLK_OPEN_EXCL) ? LOCK_EX : LOCK_SH;
+    struct blk_host *h;
+    int rc;
+    pid_t self = getpid();
+    for (h = blk_hosts; h; h = h->next)
+        if (h->st_dev == st->st_dev && h->st_ino == st->st_ino && h->pid == self) break;
+    if (!h) {
+        rc = blk_flock(fd, want);
+        if (rc == -EWOULDBLOCK) {
+            rc = vfs_detail(-EBUSY, "%s: the image is in use by another process (%s lock held)",
+                            path, want == LOCK_EX ? "a" : "an exclusive");
+            goto fail;
+        }
+        if (rc < 0) {
+            rc = vfs_detail(rc, "%s: flock: %s", path, strerror(-rc));
+            goto fail;
+        }
+        h = calloc(1, sizeof *h);
+        if (!h) {
+            rc = -ENOMEM;
+            goto fail; /* closing FD drops the lock just taken */
+        }
+        h->st_dev = st->st_dev;
+        h->st_ino = st->st_ino;
+        h->fd_lock = fd;
+        h->fd_rw = (flags & BLK_OPEN_RDWR) ? fd : -1;
+        h->lockmode = rc == 1 ? 0 : want;
+        h->users = 1;
+        h->pid = self;
+        h->next = blk_hosts;
+        blk_hosts = h;
+        *out = h;
+        return 0;
+    }
+    /* Already open in this process: upgrade the lock if need be. */
+    if (want == LOCK_EX && h->lockmode == LOCK_SH) {
+        rc = blk_flock(h->fd_lock, LOCK_EX);
+        if (rc < 0) {
+            /* a failed conversion may have dropped the shared lock: take it back */
+            blk_flock(h->fd_lock, LOCK_SH);
+            rc = vfs_detail(-EBUSY, "%s: the image is in use by another process (a lock held)",
+                            path);
+            goto fail;
+        }
+        h->lockmode = LOCK_EX;
+    }
+    if ((flags & BLK_OPEN_RDWR) && h->fd_rw < 0) {
+        h->fd_rw = fd; /* keep this descriptor for writing */
+        fd = -1;
+    }
+    if (fd >= 0) close(fd);
+    h->users++;
+    *out = h;
+    return 0;
+fail:
+    if (fd >= 0) close(fd);
+    return rc;
 }
 
 static const struct blk_ops blk_file_ops = {
@@ -150,7 +272,6 @@ int blk_open_file(const char *path, unsigned flags, struct blk_dev **out)
         rc = -ENOMEM;
         goto fail;
     }
-    f->fd = fd;
     f->is_bdev = S_ISBLK(st.st_mode);
     f->dev.ops = &blk_file_ops;
     f->dev.sector_size = 512;
@@ -170,19 +291,12 @@ int blk_open_file(const char *path, unsigned flags, struct blk_dev **out)
         f->dev.size = (uint64_t)st.st_size;
     }
 
-    int lk = ((flags & BLK_OPEN_EXCL) ? LOCK_EX : LOCK_SH) | LOCK_NB;
-    while (flock(fd, lk) < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK) {
-            rc = vfs_detail(-EBUSY, "%s: the image is in use by another process (%s lock held)",
-                            path, (flags & BLK_OPEN_EXCL) ? "a" : "an exclusive");
-            goto fail;
-        }
-        if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS) break; /* no locking here */
-        rc = -errno;
-        rc = vfs_detail(rc, "%s: flock: %s", path, strerror(-rc));
-        goto fail;
-    }
+    pthread_mutex_lock(&blk_hosts_lock);
+    rc = blk_host_get(path, fd, &st, flags, &f->h);
+    fd = -1; /* taken over by blk_host_get */
+    if (rc == 0) f->fd = (flags & BLK_OPEN_RDWR) ? f->h->fd_rw : f->h->fd_lock;
+    pthread_mutex_unlock(&blk_hosts_lock);
+    if (rc < 0) goto fail;
     *out = &f->dev;
     return 0;
 
