@@ -663,3 +663,49 @@ T_TEST(mbr_4k_sectors_block_device)
     with_loop(img, 4096, loop_partition);
     free(img);
 }
+
+/* ---- two partitions of one disk, both mounted read-write ------------------------ */
+
+T_TEST(mount_two_partitions_read_write)
+{
+    need_mkfs();
+    t_need("mtype");
+    t_need("debugfs");
+    char *img = mkdisk("two.img", gpt_script, 64);
+    put_fs(img, 1 * MiB, "mkfs.fat -C -F 16 -s 1 -n ESP %s 8192");
+    T_EQ(t_sh("mke2fs -q -F -t ext4 -L rootfs -E offset=%llu '%s' 16M >/dev/null", 9 * MiB, img), 0);
+    struct uvfs *x;
+    T_OK(uvfs_new(&x));
+    T_OK(uvfs_mkdir(x, "/boot", 0755));
+    T_OK(uvfs_mkdir(x, "/root", 0755));
+    char *src1 = t_fmt("%s@esp", img), *src2 = t_fmt("%s@2", img);
+    /* "esp" is no name: the GPT name is "EFI system", the label "ESP" */
+    T_ERR(uvfs_mount(x, src1, "/boot", NULL, 0, NULL), -UVFS_ENOPART);
+    free(src1);
+    src1 = t_fmt("%s@ESP", img);
+    T_OK(uvfs_mount(x, src1, "/boot", NULL, 0, NULL));
+    T_OK(uvfs_mount(x, src2, "/root", NULL, 0, NULL));
+    int fd = uvfs_open(x, "/boot/hello.txt", O_CREAT | O_WRONLY, 0644);
+    T_OK(fd);
+    T_EQ(uvfs_write(x, fd, "on the ESP\n", 11), 11);
+    T_OK(uvfs_close(x, fd));
+    fd = uvfs_open(x, "/root/hello.txt", O_CREAT | O_WRONLY, 0644);
+    T_OK(fd);
+    T_EQ(uvfs_write(x, fd, "on the root\n", 12), 12);
+    T_OK(uvfs_close(x, fd));
+    T_OK(uvfs_free(x));
+    /* read back with mtools and debugfs on the partitions' byte ranges */
+    char *out = t_sh_out("mtype -i '%s@@%llu' ::HELLO.TXT", img, 1 * MiB);
+    T_STREQ(out, "on the ESP\n");
+    free(out);
+    char *part2 = t_fmt("%s/p2.img", t_tmpdir());
+    T_EQ(t_sh("dd if='%s' of='%s' bs=1M skip=9 count=16 status=none", img, part2), 0);
+    out = t_sh_out("debugfs -R 'cat /hello.txt' '%s' 2>/dev/null", part2);
+    T_STREQ(out, "on the root\n");
+    free(out);
+    T_EQ(t_sh("e2fsck -fn '%s' >/dev/null 2>&1", part2), 0);
+    free(part2);
+    free(src1);
+    free(src2);
+    free(img);
+}
