@@ -82,7 +82,7 @@ static int tc_host_list(const char *path, struct tc_names *out)
     while ((e = readdir(d)))
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) tc_names_add(out, e->d_name);
     closedir(d);
-    qsort(out->v, out->n, sizeof *out->v, tc_strcmp);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, tc_strcmp);
     return 0;
 }
 
@@ -95,7 +95,7 @@ static int tc_uvfs_list(struct uvfs *ctx, const char *path, struct tc_names *out
     while ((rc = uvfs_readdir(d, &e)) == 1)
         if (strcmp(e.name, ".") && strcmp(e.name, "..")) tc_names_add(out, e.name);
     uvfs_closedir(d);
-    qsort(out->v, out->n, sizeof *out->v, tc_strcmp);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, tc_strcmp);
     return rc < 0 ? rc : 0;
 }
 
