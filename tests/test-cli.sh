@@ -9,7 +9,7 @@
 #
 #   UVFS=build/src/cli/uvfs bash tests/test-cli.sh [SECTION...]
 #
-# Sections: split usage errors extread extwrite imgimg fat part json corrupt. Prints a
+# Sections: split usage errors extread extwrite imgimg fat part json corrupt tar. Prints a
 # line per failure and a closing summary; exit 0 all passed, 1 some failed,
 # 77 when a needed tool is missing.
 set -u
@@ -191,7 +191,7 @@ t_usage() {
     err_has "uvfs: unknown command 'frobnicate'"
     expect 0 "--help" "$UVFS" --help
     cp out mainhelp
-    for c in info ls cat cp mv rm mkdir rmdir ln readlink stat chmod chown touch truncate df tree find xattr; do
+    for c in info ls cat cp mv rm mkdir rmdir ln readlink stat chmod chown touch truncate df tree find xattr tar-out tar-in; do
         if grep -qE "^  $c " mainhelp; then ok; else bad "--help does not list $c"; fi
         expect 0 "$c --help" "$UVFS" $c --help
         if head -1 out | grep -q "^Usage: uvfs $c"; then ok; else bad "$c --help: no Usage line"; fi
@@ -697,11 +697,68 @@ t_json() {
     cmptree "weird names" weird jout --ignore lost+found
 }
 
+t_tar() {
+    section=tar
+    make_ext t.img src || { bad "mke2fs failed"; return; }
+    debugfs -w -R 'ea_set /notes.md user.comment from-debugfs' t.img >/dev/null 2>&1
+    local before
+    before=$(fingerprint t.img)
+    expect 0 "tar-out" "$UVFS" tar-out t.img:/ t.tar
+    same "tar-out leaves the image unchanged" "$(fingerprint t.img)" "$before"
+    rm -rf tx && mkdir tx
+    if tar -xpf t.tar -C tx 2>"$T/tarerr"; then ok; else bad "GNU tar cannot extract"; head -5 "$T/tarerr" >&2; fi
+    cmptree "tar-out, extracted by GNU tar" src tx --ignore lost+found --mode --mtime --owner --links
+    rm -rf tx2 && mkdir tx2
+    if tar --xattrs --xattrs-include='*' -xpf t.tar -C tx2 notes.md 2>/dev/null &&
+        getfattr -n user.comment tx2/notes.md >/dev/null 2>&1; then
+        same "xattr in the archive" "$(getfattr --only-values -n user.comment tx2/notes.md)" "from-debugfs"
+    fi
+    expect 0 "tar-out -z to stdout" "$UVFS" tar-out -z t.img:/sub
+    same "gzip listing" "$(tar -tzf out | sort | tr '\n' ' ')" "deeper/ deeper/empty-dir/ deeper/x.txt hard2 nested.txt "
+    expect 2 "tar-out usage" "$UVFS" tar-out
+
+    # tar-in: archives made by GNU tar
+    mkdir -p emptytree
+    make_ext ti.img emptytree || { bad "mke2fs failed"; return; }
+    tar -C src -cf src.tar . || { bad "GNU tar -c"; return; }
+    expect 0 "tar-in" "$UVFS" tar-in src.tar ti.img:/
+    rm -rf tdump && mkdir tdump
+    debugfs -R 'rdump / tdump' ti.img >/dev/null 2>&1
+    cmptree "tar-in (debugfs rdump)" src tdump --ignore lost+found --mode --mtime --owner-nolink --no-special
+    if debugfs -R 'stat /hard1' ti.img 2>/dev/null | grep -q 'Links: 2'; then ok; else bad "tar-in hard link"; fi
+    same "tar-in fifo" "$(debugfs -R 'stat /fifo' ti.img 2>/dev/null | grep -o 'Type: [a-zA-Z]*')" "Type: FIFO"
+    if debugfs -R 'stat /link' ti.img 2>/dev/null | grep -qE 'User: +42 +Group: +43 '; then ok; else bad "tar-in symlink owner"; fi
+    if e2fsck -fn ti.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after tar-in"; head -20 "$T/fsck" >&2; fi
+    expect 0 "mkdir for tar-in" "$UVFS" mkdir ti.img:/fromstdin
+    tar -C src -czf - sub | "$UVFS" tar-in - ti.img:/fromstdin >"$T/out" 2>"$T/err"
+    rc=$?
+    same "tar-in - (gzip on stdin)" "$rc" 0
+    same "tar-in from stdin" "$(debugfs -R 'cat /fromstdin/sub/deeper/x.txt' ti.img 2>/dev/null)" "deep"
+    python3 -c '
+import io, tarfile
+with tarfile.open("evil.tar", "w") as t:
+    for n in ("ok.txt", "../evil.txt", "a/../../evil2.txt"):
+        i = tarfile.TarInfo(n); d = b"x\n"; i.size = len(d); t.addfile(i, io.BytesIO(d))
+'
+    expect 1 "tar-in refuses .." "$UVFS" tar-in evil.tar ti.img:/fromstdin
+    err_match "refusing a name with '\.\.'"
+    same "tar-in kept the good entry" "$(debugfs -R 'cat /fromstdin/ok.txt' ti.img 2>/dev/null)" "x"
+    if debugfs -R 'ls /' ti.img 2>/dev/null | grep -q evil; then bad "tar-in wrote outside the target"; else ok; fi
+    # into FAT: what it cannot hold is skipped
+    mkdir -p ftar
+    make_fat_tree ftar
+    make_fat tf.img ftar || { bad "mkfs.fat failed"; return; }
+    expect 1 "tar-in to FAT" "$UVFS" tar-in src.tar tf.img:/
+    err_match '^uvfs: skipped tf\.img:/link: symlinks not supported'
+    same "tar-in to FAT data" "$(MTOOLS_SKIP_CHECK=1 mtype -i tf.img ::/sub/nested.txt)" "nested"
+    if fsck.fat -n tf.img >"$T/fsck" 2>&1; then ok; else bad "fsck.fat after tar-in"; head -20 "$T/fsck" >&2; fi
+}
+
 # ---- main ----------------------------------------------------------------------
 
 mkdir -p src
 make_tree src
-sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt}
+sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt tar}
 for s in $sections; do
     "t_$s"
 done

@@ -51,8 +51,8 @@ struct cli_cmd {
     CLI_CMD(info) CLI_CMD(ls) CLI_CMD(cat) CLI_CMD(cp) CLI_CMD(mv) CLI_CMD(rm)    \
     CLI_CMD(mkdir) CLI_CMD(rmdir) CLI_CMD(ln) CLI_CMD(readlink) CLI_CMD(stat)     \
     CLI_CMD(chmod) CLI_CMD(chown) CLI_CMD(touch) CLI_CMD(truncate) CLI_CMD(df)    \
-    CLI_CMD(tree) CLI_CMD(find) CLI_CMD(xattr) CLI_CMD(split) CLI_CMD(mkfs) \
-    CLI_CMD(mount) CLI_CMD(umount)
+    CLI_CMD(tree) CLI_CMD(find) CLI_CMD(xattr) CLI_CMD(tarout) CLI_CMD(tarin)     \
+    CLI_CMD(split) CLI_CMD(mkfs) CLI_CMD(mount) CLI_CMD(umount)
 
 #define CLI_DECLARE(n) extern const struct cli_cmd cli_cmd_##n;
 CLI_COMMANDS(CLI_DECLARE)
