@@ -429,3 +429,38 @@ T_TEST(mutated_filesystems)
     printf("  %d probed a type, %d nothing\n", found, none);
     T_ASSERT(found > 0);
 }
+
+/* A GPT entry outside the usable area, or with its end before its start,
+ * behind valid CRCs (written by Python): a warning, no crash. */
+T_TEST(gpt_hostile_entries)
+{
+    t_need("python3");
+    char *img = mkdisk("gpt.img", gpt_script, 64);
+    T_EQ(t_sh("python3 - '%s' <<'EOF'\n"
+              "import struct, sys, zlib\n"
+              "f = open(sys.argv[1], 'r+b'); f.seek(0, 2); last = f.tell() // 512 - 1\n"
+              "for lba in (1, last):\n"
+              "    f.seek(lba * 512); h = bytearray(f.read(512))\n"
+              "    el, n, es = struct.unpack_from('<QII', h, 72)\n"
+              "    f.seek(el * 512); a = bytearray(f.read(n * es))\n"
+              "    struct.pack_into('<QQ', a, 0 * es + 32, 10, 20)\n"           /* before first usable */
+              "    struct.pack_into('<QQ', a, 1 * es + 32, 5000, 4000)\n"       /* end before start */
+              "    struct.pack_into('<QQ', a, 2 * es + 32, 2**63, 2**64 - 1)\n" /* huge */
+              "    f.seek(el * 512); f.write(a)\n"
+              "    struct.pack_into('<I', h, 88, zlib.crc32(bytes(a)))\n"
+              "    struct.pack_into('<I', h, 16, 0)\n"
+              "    struct.pack_into('<I', h, 16, zlib.crc32(bytes(h[:92])))\n"
+              "    f.seek(lba * 512); f.write(h)\n"
+              "EOF", img), 0);
+    uvfs_set_logger(quiet_log, NULL);
+    struct uvfs_imageinfo *in;
+    T_OK(both(img, &in));
+    for (size_t i = 0; i < in->nwarnings; i++) printf("  warning: %s\n", in->warnings[i]);
+    T_EQ(in->nparts, 1); /* 1 is listed (with a warning), 2 and 3 are ignored */
+    T_EQ(in->parts[0].number, 1);
+    T_ASSERT(has_warning(in, "outside the usable area"));
+    T_ASSERT(has_warning(in, "partition 2 has an invalid range"));
+    T_ASSERT(has_warning(in, "partition 3 has an invalid range"));
+    uvfs_imageinfo_free(in);
+    free(img);
+}

@@ -186,6 +186,10 @@ static int blk_gpt_parse(struct blk_dev *dev, uint32_t ss, const struct blk_gpt_
                            " to %" PRIu64 "); ignoring it", i + 1, first, last);
             continue;
         }
+        if (first < h->first_usable || last > h->last_usable)
+            blk_table_warn(t, "GPT: partition %" PRIu32 " (LBA %" PRIu64 " to %" PRIu64
+                           ") lies outside the usable area (LBA %" PRIu64 " to %" PRIu64 ")",
+                           i + 1, first, last, h->first_usable, h->last_usable);
         struct blk_part p = {0};
         p.number = (int)i + 1;
         p.start = first * ss;
