@@ -55,11 +55,13 @@ static void fat_gentree(int seed, const char *dir, const char *extra)
     if (t_sh("python3 %s/gentree.py %d %s --profile fat %s", src, seed, dir, extra ? extra : "") != 0)
         T_FAIL("gentree.py %d failed", seed);
     /* mtools (our oracle) cannot store characters outside the BMP in long
-     * names: replace them (uvfs itself handles them, see test fat_alias) */
+     * names: replace them (uvfs itself handles them, see test fat_alias);
+     * and mcopy reads a file named "-" from stdin: rename it */
     if (t_sh("python3 -c \"import os,sys\n"
              "for r,ds,fs in os.walk(sys.argv[1], topdown=False):\n"
              "  for n in ds+fs:\n"
              "    m=''.join(c if ord(c)<0x10000 else 'E' for c in n)\n"
+             "    m='dash' if m=='-' else m\n"
              "    if m!=n: os.rename(os.path.join(r,n), os.path.join(r,m))\" %s", dir) != 0)
         T_FAIL("renaming non-BMP names failed");
 }

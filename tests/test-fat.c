@@ -42,6 +42,7 @@ T_TEST(fat_read_fat16) { read_case(1, "-F 16", 65536, NULL); }
 T_TEST(fat_read_fat32_4k_sectors) { read_case(2, "-F 32 -S 4096 -s 1", 300 * 1024, NULL); }
 T_TEST(fat_read_fat12) { read_case(3, "-F 12", 16000, "--files 4"); }
 T_TEST(fat_read_fat32_bigdir) { read_case(4, "-F 32 -s 1", 40 * 1024, "--files 4 --big 700"); }
+T_TEST(fat_read_fat16_2k_sectors_16k_clusters) { read_case(5, "-F 16 -S 2048 -s 8", 200 * 1024, "--files 8"); }
 
 /* ---- write: uvfs in, mtools out ------------------------------------------------- */
 
@@ -84,6 +85,10 @@ T_TEST(fat_write_fat16) { write_case(12, "mkfs.fat -C -F 16 %s 65536 >/dev/null"
 T_TEST(fat_write_fat32)
 {
     write_case(13, "truncate -s 1G %1$s && mkfs.fat -F 32 %1$s >/dev/null", NULL, 0);
+}
+T_TEST(fat_write_fat16_32k_clusters)
+{
+    write_case(15, "mkfs.fat -C -F 16 -s 64 %s 300000 >/dev/null", "--files 8 --big 300", 0);
 }
 T_TEST(fat_write_fat32_4k) { write_case(14, "mkfs.fat -C -F 32 -S 4096 -s 1 %s 300000 >/dev/null", "--files 10", 0); }
 
