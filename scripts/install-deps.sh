@@ -9,7 +9,8 @@ set -euo pipefail
 # (setfattr/getfattr), python3 (tree generator, JSON checks).
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libext2fs-dev e2fsprogs fdisk
       dosfstools mtools util-linux attr python3
-      libfuse3-dev fuse3)  # `uvfs mount` (libfuse3 low-level API; fusermount3, /dev/fuse users)
+      libfuse3-dev fuse3   # `uvfs mount` (libfuse3 low-level API; fusermount3, /dev/fuse users)
+      libarchive-dev)      # `uvfs tar-in` / `tar-out` (pax archives, read and written by libarchive)
 
 missing=()
 for p in "${pkgs[@]}"; do
