@@ -452,7 +452,7 @@ static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const st
     if (!buf) return;
     if (g->bits != 32) {
         uint64_t start = (uint64_t)(g->rsvd + (uint64_t)g->nfats * g->fatsz) * g->bps;
-        uint64_t len = (uint64_t)g->root_ent * 32;
+        uint64_t len = (uint64_t)g->root_ent * 32; /* at most 2 MiB */
         for (uint64_t o = 0; o < len; o += g->bps) {
             size_t n = len - o < g->bps ? (size_t)(len - o) : g->bps;
             if (!probe_read(dev, buf, n, start + o)) break;
@@ -461,7 +461,10 @@ static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const st
     } else {
         uint32_t c = blk_le32(bs + 44) & 0x0FFFFFFF;
         uint64_t csize = (uint64_t)g->spc * g->bps;
-        for (int hops = 0; hops < 4096; hops++) {
+        /* The label entry comes first in practice: look at no more than 64
+         * clusters and 1 MiB, whatever the (possibly looping) chain says. */
+        uint64_t scanned = 0;
+        for (int hops = 0; hops < 64 && scanned < (1u << 20); hops++, scanned += csize) {
             if (c < 2 || c - 2 >= g->clusters) break;
             uint64_t base = (g->first_data + (uint64_t)(c - 2) * g->spc) * g->bps;
             int r = 0;
