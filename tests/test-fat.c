@@ -583,3 +583,85 @@ static void conf_case(const char *args, unsigned long blocks)
 T_TEST(fat_conformance_fat16) { conf_case("-F 16", 65536); }
 T_TEST(fat_conformance_fat32) { conf_case("-F 32 -s 1", 40000); }
 T_TEST(fat_conformance_fat12) { conf_case("-F 12", 4000); }
+
+/* ---- partitions, inode numbers, ".." -------------------------------------------- */
+
+/* A FAT32 partition of an MBR disk, made by mkfs.fat --offset and filled by
+ * mcopy: read through uvfs (IMAGE@1), written through uvfs, read by mtools. */
+T_TEST(fat_mbr_partition)
+{
+    fat_need_tools();
+    t_need("sfdisk");
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/disk", d), *tree = t_fmt("%s/tree", d), *part = t_fmt("%s/part", d);
+    fat_gentree(31, tree, "--files 6");
+    if (t_sh("truncate -s 120M %1$s && printf 'label: dos\\nstart=2048, size=204800, type=c\\n' | "
+             "sfdisk -q %1$s && mkfs.fat --offset 2048 -F 32 %1$s 102400 >/dev/null 2>&1 && "
+             "cd %2$s && mcopy -s -m -Q -i %1$s@@1M * ::/", img, tree) != 0)
+        T_FAIL("making the MBR disk failed");
+    char *src = t_fmt("%s@1", img);
+    struct uvfs *c = fat_mount(src, UVFS_MOUNT_RDONLY, NULL);
+    fat_cmp_tree(c, tree, "/f", 1);
+    fat_umount(c);
+    c = fat_mount(src, 0, NULL);
+    put(c, "/f/written by uvfs.txt", "on the MBR partition");
+    T_OK(uvfs_rename(c, "/f/sizes", "/f/names/sizes moved"));
+    fat_umount(c);
+    if (t_sh("dd if=%s of=%s bs=512 skip=2048 count=204800 status=none", img, part) != 0) T_FAIL("dd");
+    fat_fsck(part);
+    T_STREQ(t_sh_out("mtype -i %s '::/written by uvfs.txt'", part), "on the MBR partition");
+    T_STREQ(t_sh_out("mtype -i %s '::/names/sizes moved/size-59' | wc -c", part), "59\n");
+    free(src);
+    free(img);
+    free(tree);
+    free(part);
+}
+
+/* Inode numbers stay the same across rename while the file is in use, and
+ * ".." of a directory found through the driver (cold caches) is its parent:
+ * renaming a directory into its own subtree is refused. */
+static void inodes_dotdot(const char *opts)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d);
+    fat_mkimg(img, "-F 32 -s 1", 40000);
+    struct uvfs *c = fat_mount(img, 0, NULL);
+    T_OK(uvfs_mkdir(c, "/f/a", 0755));
+    T_OK(uvfs_mkdir(c, "/f/a/b", 0755));
+    T_OK(uvfs_mkdir(c, "/f/a/b/c", 0755));
+    put(c, "/f/a/b/c/file", "data");
+    fat_umount(c);
+
+    c = fat_mount(img, 0, opts);
+    struct uvfs_stat s1, s2, s3;
+    int fd = uvfs_open(c, "/f/a/b/c/file", O_RDONLY, 0);
+    T_OK(fd);
+    T_OK(uvfs_fstat(c, fd, &s1));
+    T_OK(uvfs_rename(c, "/f/a/b/c/file", "/f/a/renamed file with a long name"));
+    T_OK(uvfs_stat(c, "/f/a/renamed file with a long name", &s2));
+    T_EQU(s2.ino, s1.ino);
+    /* a new file where the old entry was gets another number */
+    put(c, "/f/a/b/c/new", "n");
+    T_OK(uvfs_stat(c, "/f/a/b/c/new", &s3));
+    T_ASSERT(s3.ino != s1.ino);
+    T_OK(uvfs_close(c, fd));
+    T_ERR(uvfs_rename(c, "/f/a", "/f/a/b/c/inside"), -EINVAL);
+    T_OK(uvfs_stat(c, "/f/a/b/c/..", &s2));
+    T_OK(uvfs_stat(c, "/f/a/b", &s3));
+    T_EQU(s2.ino, s3.ino);
+    T_OK(uvfs_stat(c, "/f/a/b/c/../../..", &s2));
+    T_OK(uvfs_stat(c, "/f", &s3));
+    T_EQU(s2.ino, s3.ino);
+    /* directory nlink counts subdirectories */
+    T_OK(uvfs_stat(c, "/f/a", &s2));
+    T_EQ(s2.nlink, 3);
+    fat_umount(c);
+    fat_fsck(img);
+    free(img);
+}
+
+T_TEST(fat_inodes_dotdot) { inodes_dotdot(NULL); }
+/* without the dentry cache, ".." is looked up through the driver with the
+ * parent not in memory: found by scanning the grandparent */
+T_TEST(fat_inodes_dotdot_nocache) { inodes_dotdot("nocache"); }
