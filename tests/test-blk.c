@@ -459,3 +459,41 @@ T_TEST(read_errors_propagate)
     struct blk_dev *v;
     T_ERR(blk_part_open(&d, "1", &v), -EIO);
 }
+
+T_TEST(fault_device)
+{
+    char *path = mkpattern("img", 65536);
+    struct blk_dev *d, *f;
+    T_OK(blk_open_file(path, BLK_OPEN_RDWR, &d));
+    /* the third write fails, once, and never reaches the file */
+    T_OK(blk_fault_new(d, BLK_FAULT_WRITE, 3, -EIO, 0, &f));
+    blk_put(d); /* f holds it */
+    uint8_t buf[8];
+    T_OK(blk_write(f, "AAAA", 4, 0));
+    T_OK(blk_read(f, buf, 4, 0)); /* reads are not counted */
+    T_OK(blk_write(f, "BBBB", 4, 4));
+    vfs_detail_clear();
+    T_ERR(blk_write(f, "CCCC", 4, 8), -EIO);
+    T_ASSERT(strstr(uvfs_errdetail(), "injected") != NULL);
+    T_OK(blk_write(f, "DDDD", 4, 12));
+    T_EQ(blk_fault_calls(f), 4);
+    blk_put(f);
+    size_t n;
+    uint8_t *data = t_slurp(path, &n);
+    T_MEMEQ(data, "AAAABBBB", 8);
+    for (int i = 8; i < 12; i++) T_EQ(data[i], pat((uint64_t)i)); /* untouched */
+    T_MEMEQ(data + 12, "DDDD", 4);
+    free(data);
+    /* persistent read faults from the second read on; flush counted separately */
+    T_OK(blk_open_file(path, 0, &d));
+    T_OK(blk_fault_new(d, BLK_FAULT_READ | BLK_FAULT_FLUSH, 2, -ENOSPC, 1, &f));
+    blk_put(d);
+    T_OK(blk_read(f, buf, 8, 0));
+    T_ERR(blk_read(f, buf, 8, 0), -ENOSPC);
+    T_ERR(blk_flush(f), 0); /* read-only: blk_flush never reaches the device */
+    T_ERR(blk_read(f, buf, 8, 100), -ENOSPC);
+    T_ERR(blk_write(f, buf, 8, 0), -EROFS); /* read-only like its parent */
+    T_ERR(blk_fault_new(f, BLK_FAULT_READ, 1, EIO, 0, &d), -EINVAL);
+    blk_put(f);
+    free(path);
+}

@@ -71,6 +71,23 @@ int blk_discard(struct blk_dev *dev, uint64_t off, uint64_t len);
 void blk_get(struct blk_dev *dev);
 void blk_put(struct blk_dev *dev);
 
+/* ---- fault injection -------------------------------------------------------- */
+
+#define BLK_FAULT_READ 0x1u
+#define BLK_FAULT_WRITE 0x2u
+#define BLK_FAULT_FLUSH 0x4u
+#define BLK_FAULT_DISCARD 0x8u
+
+/* A device that forwards every call to PARENT (it takes a reference) but
+ * fails the NTH call (1-based, counted over the operations in MASK) with ERR
+ * (a negative errno) without passing it on; with PERSIST every later call in
+ * MASK fails too. NTH 0 never fails. For tests: "no I/O error corrupts the
+ * image". Counting is atomic, so several threads may use the device. */
+int blk_fault_new(struct blk_dev *parent, unsigned mask, uint64_t nth, int err, int persist,
+                  struct blk_dev **out);
+/* How many calls in the mask a fault device has seen (failed ones included). */
+uint64_t blk_fault_calls(struct blk_dev *dev);
+
 /* ---- partition tables ---------------------------------------------------- */
 
 struct blk_part {
