@@ -1179,6 +1179,10 @@ def main():
     ap.add_argument("--no-install", action="store_true",
                     help="do not apt-get install missing e2tools / fuse2fs (the test suite passes this)")
     args = ap.parse_args()
+    # SIGTERM / SIGHUP unwind like an exception, so work directories, sinks
+    # and mounts are cleaned up.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, f: sys.exit(128 + n))
     if args.runs < 1:
         ap.error("--runs must be >= 1")
     if os.environ.get("UVFS_BENCH_SMALL") and not (args.quick or args.scale):
