@@ -60,9 +60,10 @@ static int cli_cp_same_file(const struct cli_loc *a, const struct uvfs_stat *sa,
     return a->img == b->img && sa->dev == sb->dev && sa->ino == sb->ino;
 }
 
-/* Apply ownership, mode and times of ST to DST (after its contents). MODE_ONLY
- * without -p: just the permission bits of a created directory. */
-static void cli_cp_attrs(struct cli_cp_opts *o, const struct uvfs_stat *st, const struct cli_loc *dst)
+/* Apply ownership, mode and times of ST to DST (after its contents). Without
+ * -p only the permission bits of a created directory are set. */
+static void cli_cp_attrs(struct cli_cp_opts *o, const struct uvfs_stat *st,
+                         const struct cli_loc *dst)
 {
     int r, islnk = S_ISLNK(st->mode);
     struct uvfs_stat dst_st;
@@ -118,8 +119,8 @@ static int cli_cp_clear(const struct cli_loc *dst)
     return cli_unlink(dst);
 }
 
-static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
-                   const struct cli_loc *dst)
+static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src,
+                       const struct uvfs_stat *st, const struct cli_loc *dst)
 {
     int in, out, r = 0;
     unsigned mode = o->pres ? (st->mode & 0777) : (st->mode & 0777 & ~o->umask);
@@ -190,11 +191,11 @@ static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src, const s
     return r;
 }
 
-static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
-                   int depth, int top);
+static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src,
+                       const struct cli_loc *dst, int depth, int top);
 
-static void cli_cp_dir(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
-                   const struct cli_loc *dst, int depth)
+static void cli_cp_dir(struct cli_cp_opts *o, const struct cli_loc *src,
+                       const struct uvfs_stat *st, const struct cli_loc *dst, int depth)
 {
     struct cli_dirent *de = NULL;
     struct uvfs_stat dst_st;
@@ -258,8 +259,8 @@ static struct cli_cp_link *cli_cp_link_find(struct cli_cp_opts *o, const struct 
     return NULL;
 }
 
-static void cli_cp_link_add(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
-                        const struct cli_loc *dst)
+static void cli_cp_link_add(struct cli_cp_opts *o, const struct cli_loc *src,
+                            const struct uvfs_stat *st, const struct cli_loc *dst)
 {
     if (o->nlinks == o->caplinks) {
         size_t nc = o->caplinks ? o->caplinks * 2 : 16;
@@ -278,8 +279,8 @@ static void cli_cp_link_add(struct cli_cp_opts *o, const struct cli_loc *src, co
     o->nlinks++;
 }
 
-static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
-                    const struct cli_loc *dst)
+static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src,
+                        const struct uvfs_stat *st, const struct cli_loc *dst)
 {
     struct uvfs_stat dst_st;
     int r;
@@ -321,8 +322,8 @@ static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src, const 
     cli_cp_attrs(o, st, dst);
 }
 
-static void cli_cp_special(struct cli_cp_opts *o, const struct cli_loc *src, const struct uvfs_stat *st,
-                       const struct cli_loc *dst)
+static void cli_cp_special(struct cli_cp_opts *o, const struct cli_loc *src,
+                           const struct uvfs_stat *st, const struct cli_loc *dst)
 {
     const char *what = S_ISLNK(st->mode) ? "symlinks"
                        : S_ISFIFO(st->mode) ? "fifos"
@@ -365,8 +366,8 @@ static void cli_cp_special(struct cli_cp_opts *o, const struct cli_loc *src, con
     cli_cp_attrs(o, st, dst);
 }
 
-static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src, const struct cli_loc *dst,
-                   int depth, int top)
+static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src,
+                       const struct cli_loc *dst, int depth, int top)
 {
     struct uvfs_stat st;
     /* -r copies symlinks as symlinks; without it they are followed */
@@ -410,8 +411,9 @@ static int cli_cp_into_self(const struct cli_loc *src, const struct cli_loc *dst
             while (n > 1 && dup[n - 1] == '/')
                 dup[--n] = '\0';
             slash = strrchr(dup, '/');
-            char *parent = slash ? (slash == dup ? strdup("/") : strndup(dup, (size_t)(slash - dup)))
-                                 : strdup(".");
+            char *parent = !slash        ? strdup(".")
+                           : slash == dup ? strdup("/")
+                                          : strndup(dup, (size_t)(slash - dup));
             char *rp = parent ? realpath(parent, NULL) : NULL;
             if (rp) {
                 size_t len = strlen(rp) + strlen(dup) + 2;

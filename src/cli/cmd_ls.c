@@ -36,7 +36,8 @@ static void cli_ls_ent_free(struct cli_ls_ent *e)
     cli_loc_free(&e->loc);
 }
 
-static void cli_ls_time(const struct cli_ls_opts *o, const struct timespec *ts, char *buf, size_t size)
+static void cli_ls_time(const struct cli_ls_opts *o, const struct timespec *ts, char *buf,
+                        size_t size)
 {
     struct tm tm;
     time_t t = ts->tv_sec;
@@ -483,8 +484,8 @@ struct cli_find_opts {
     long maxdepth;    /* -1: unlimited */
 };
 
-static void cli_find_walk(const struct cli_find_opts *f, const struct cli_loc *loc, const char *base,
-                      int depth)
+static void cli_find_walk(const struct cli_find_opts *f, const struct cli_loc *loc,
+                          const char *base, int depth)
 {
     struct uvfs_stat st;
     struct cli_dirent *de = NULL;
