@@ -392,6 +392,16 @@ t_extread() {
 
     after=$(fingerprint e.img)
     same "read commands leave the image unchanged" "$after" "$before"
+
+    # a block device names an image just as a file does (when loop devices work here)
+    local loopdev
+    if loopdev=$(losetup -f --show -r e.img 2>/dev/null) && [ -b "$loopdev" ]; then
+        expect 0 "block device as image" "$UVFS" cat "$loopdev:/sub/nested.txt"
+        same "cat from block device" "$(cat out)" "nested"
+        expect 0 "split block device" "$UVFS" __split "$loopdev@1:/x"
+        same "split block device" "$(cat out)" "$(printf 'image\t%s\t1\t/x' "$loopdev")"
+        losetup -d "$loopdev"
+    fi
 }
 
 t_extwrite() {
