@@ -22,7 +22,8 @@
  *     calls (getxattr, not lgetxattr): f*xattr refuse O_PATH descriptors, and
  *     the magic link lands on exactly the inode the descriptor holds (a
  *     symlink stays the symlink itself; nothing is resolved by name), so no
- *     host path is looked up.
+ *     host path is looked up. (Checked once per mount that /proc is procfs;
+ *     otherwise these calls give -ENOTSUP.)
  * Symlinks are never followed by hostfs: the core reads them and resolves the
  * target inside the namespace.
  *
@@ -50,11 +51,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 
 #include "vfs.h"
@@ -77,6 +80,7 @@ struct hostfs_sb {
     dev_t dev;        /* st_dev of the root: never left */
     int no_openat2;   /* the kernel lacks openat2 */
     int no_fchmodat2; /* the kernel lacks fchmodat2 */
+    int proc_state;   /* /proc/self/fd is procfs: 0 unknown, 1 yes, -1 no */
 };
 
 struct hostfs_fh;
@@ -299,6 +303,35 @@ static int hostfs_stat_at(struct hostfs_sb *hs, int dirfd, const char *name, str
     return 0;
 }
 
+/* "/proc/self/fd/FD" into BUF: the magic link to exactly the inode FD holds,
+ * whatever FD is (O_PATH included). -ENOTSUP when /proc is not procfs, since
+ * the path would then name something else. */
+static int hostfs_proc_path(struct hostfs_sb *hs, int fd, char *buf, size_t len)
+{
+    if (hs->proc_state == 0) {
+        struct statfs sf;
+        hs->proc_state = statfs("/proc/self/fd", &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC ? 1 : -1;
+    }
+    if (hs->proc_state < 0)
+        return vfs_detail(-ENOTSUP, "hostfs: this needs /proc (procfs) mounted");
+    snprintf(buf, len, "/proc/self/fd/%d", fd);
+    return 0;
+}
+
+/* chmod the inode behind descriptor FD (O_PATH or not). */
+static int hostfs_chmod_fd(struct hostfs_sb *hs, int fd, mode_t mode)
+{
+    if (!hs->no_fchmodat2) {
+        if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
+        if (errno != ENOSYS) return -errno;
+        hs->no_fchmodat2 = 1;
+    }
+    char proc[64];
+    int r = hostfs_proc_path(hs, fd, proc, sizeof proc);
+    if (r < 0) return r;
+    return chmod(proc, mode) < 0 ? -errno : 0;
+}
+
 /* After creating NAME in DIRFD: make its permission bits exactly MODE (the
  * host umask applied) and, where allowed, its owner UID/GID. */
 static int hostfs_fix_new(struct hostfs_sb *hs, int dirfd, const char *name, uint32_t mode,
@@ -315,22 +348,9 @@ static int hostfs_fix_new(struct hostfs_sb *hs, int dirfd, const char *name, uin
         r = -EXDEV;
         goto out;
     }
-    if (!S_ISLNK(st->st_mode) && (st->st_mode & 07777) != (mode & 07777)) {
-        int ok = -1;
-        if (!hs->no_fchmodat2) {
-            ok = (int)syscall(SYS_fchmodat2, fd, "", (mode_t)(mode & 07777), AT_EMPTY_PATH);
-            if (ok < 0 && errno == ENOSYS) hs->no_fchmodat2 = 1;
-        }
-        if (ok < 0 && hs->no_fchmodat2) {
-            char proc[64];
-            snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-            ok = chmod(proc, (mode_t)(mode & 07777));
-        }
-        if (ok < 0) {
-            r = -errno;
-            goto out;
-        }
-    }
+    if (!S_ISLNK(st->st_mode) && (st->st_mode & 07777) != (mode & 07777) &&
+        (r = hostfs_chmod_fd(hs, fd, (mode_t)(mode & 07777))) < 0)
+        goto out;
     /* Ownership is best effort: an unprivileged process keeps its own. */
     if (st->st_uid != uid || st->st_gid != gid) {
         if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM) {
@@ -467,19 +487,6 @@ out:
     return r;
 }
 
-/* chmod the inode behind O_PATH descriptor FD. */
-static int hostfs_chmod_fd(struct hostfs_sb *hs, int fd, mode_t mode)
-{
-    if (!hs->no_fchmodat2) {
-        if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
-        if (errno != ENOSYS) return -errno;
-        hs->no_fchmodat2 = 1;
-    }
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    return chmod(proc, mode) < 0 ? -errno : 0;
-}
-
 static int hostfs_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa)
 {
     struct hostfs_sb *hs = HOSTFS_SB(vn->sb);
@@ -558,10 +565,10 @@ static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn
 {
     struct stat st;
     int fd = -1;
-    if (HOSTFS_V(dir)->fhs) {
+    char proc[64];
+    if (HOSTFS_V(dir)->fhs &&
+        hostfs_proc_path(HOSTFS_SB(dir->sb), HOSTFS_V(dir)->fhs->fd, proc, sizeof proc) == 0) {
         /* an open directory: reopen exactly it (it may have been renamed) */
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", HOSTFS_V(dir)->fhs->fd);
         fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (fd < 0) fd = hostfs_open_vn(dir, O_RDONLY | O_DIRECTORY, &st);
@@ -922,14 +929,17 @@ static int hostfs_xattr_path(struct vfs_vnode *vn, char *proc, size_t len, int *
 {
     int fd = hostfs_get_fd(vn, 0, owned);
     if (fd < 0) return fd;
-    snprintf(proc, len, "/proc/self/fd/%d", fd);
+    int r = hostfs_proc_path(HOSTFS_SB(vn->sb), fd, proc, len);
+    if (r < 0) {
+        hostfs_put_fd(fd, *owned);
+        return r;
+    }
     return fd;
 }
 
 static int hostfs_xattr_err(struct vfs_vnode *vn, int err)
 {
-    if (err == ENOENT) /* /proc is not mounted */
-        return vfs_detail(-ENOTSUP, "hostfs: \"%s\": xattrs need /proc", HOSTFS_V(vn)->rel);
+    (void)vn;
     return -err;
 }
 
