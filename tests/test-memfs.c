@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -74,6 +75,18 @@ T_TEST(sparse_file_costs_only_written_pages)
     write_all(ctx, fd, page, sizeof page, 1ll << 40);
     T_OK(uvfs_statvfs(ctx, "/", &sv));
     T_EQU(free0 - sv.bfree, 4096 / sv.frsize);
+    /* the last byte a file can have: the deepest radix tree levels */
+    const int64_t top = INT64_MAX - 1;
+    write_all(ctx, fd, "Z", 1, top);
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQU(st.size, (uint64_t)INT64_MAX);
+    T_EQU(st.blocks, 2 * 4096 / 512);
+    T_EQ(uvfs_pread(ctx, fd, buf, 10, top - 4), 5);
+    T_MEMEQ(buf, "\0\0\0\0Z", 5);
+    T_ERR(uvfs_pwrite(ctx, fd, "Y", 1, INT64_MAX), -EFBIG);
+    T_OK(uvfs_ftruncate(ctx, fd, 0));
+    T_OK(uvfs_fstat(ctx, fd, &st));
+    T_EQU(st.blocks, 0);
     T_OK(uvfs_close(ctx, fd));
     T_OK(uvfs_free(ctx));
 }
