@@ -9,7 +9,7 @@
 #
 #   UVFS=build/src/cli/uvfs bash tests/test-cli.sh [SECTION...]
 #
-# Sections: split usage errors extread extwrite imgimg fat part json corrupt tar. Prints a
+# Sections: split usage errors extread extwrite imgimg fat part json corrupt tar shell. Prints a
 # line per failure and a closing summary; exit 0 all passed, 1 some failed,
 # 77 when a needed tool is missing.
 set -u
@@ -191,7 +191,7 @@ t_usage() {
     err_has "uvfs: unknown command 'frobnicate'"
     expect 0 "--help" "$UVFS" --help
     cp out mainhelp
-    for c in info ls cat cp mv rm mkdir rmdir ln readlink stat chmod chown touch truncate df tree find xattr tar-out tar-in; do
+    for c in info ls cat cp mv rm mkdir rmdir ln readlink stat chmod chown touch truncate df tree find xattr tar-out tar-in shell; do
         if grep -qE "^  $c " mainhelp; then ok; else bad "--help does not list $c"; fi
         expect 0 "$c --help" "$UVFS" $c --help
         if head -1 out | grep -q "^Usage: uvfs $c"; then ok; else bad "$c --help: no Usage line"; fi
@@ -764,11 +764,56 @@ with tarfile.open("evil.tar", "w") as t:
     if fsck.fat -n tf.img >"$T/fsck" 2>&1; then ok; else bad "fsck.fat after tar-in"; head -20 "$T/fsck" >&2; fi
 }
 
+t_shell() {
+    section=shell
+    make_ext s.img src || { bad "mke2fs failed"; return; }
+    local before
+    before=$(fingerprint s.img)
+    printf '%s\n' 'cd s.img:/sub' 'pwd' 'ls' 'cat :nested.txt' 'cat :/hello.txt' 'cat :../notes.md' \
+        'find -name "*.txt"' 'stat --json :/abslink' 'exit' >script1
+    expect 0 "shell, reading" "$UVFS" shell <script1
+    cat >want <<'EOF2'
+s.img:/sub
+deeper
+hard2
+nested.txt
+nested
+Hello, world
+line one
+line two
+	tabbed
+s.img:/sub/deeper/x.txt
+s.img:/sub/nested.txt
+EOF2
+    head -n "$(wc -l <want)" out >got
+    if diff -u want got >&2; then ok; else bad "shell read output"; fi
+    same "shell reads leave the image unchanged" "$(fingerprint s.img)" "$before"
+    printf 'from host\n' >shellin.txt
+    printf '%s\n' 'cd s.img' 'ls :/' 'mkdir :/made' 'cd s.img:made' 'cp shellin.txt :' "cp :/sub/nested.txt ':copy of nested'" \
+        'ls' 'ln -s ../hello.txt :hl' 'rm :/empty' 'cd :/' 'mv :/made/hl :/made/hl2' 'bogus-command' \
+        'cat :nope' 'cat :/made/hl2' >script2
+    expect 0 "shell, writing (the last command succeeds)" "$UVFS" shell <script2
+    out_has "copy of nested"
+    out_has "shellin.txt"
+    out_has "Hello, world"
+    err_has "uvfs shell: unknown command 'bogus-command' (try 'help')"
+    err_has "uvfs: s.img:/nope: No such file or directory"
+    same "shell cp in" "$(debugfs -R 'cat /made/shellin.txt' s.img 2>/dev/null)" "from host"
+    same "shell cp within" "$(debugfs -R 'cat "/made/copy of nested"' s.img 2>/dev/null)" "nested"
+    same "shell symlink" "$(debugfs -R 'stat /made/hl2' s.img 2>/dev/null | grep -o 'Fast link dest: .*')" 'Fast link dest: "../hello.txt"'
+    if debugfs -R 'ls /' s.img 2>/dev/null | grep -qw empty; then bad "shell rm"; else ok; fi
+    if e2fsck -fn s.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after shell"; head -20 "$T/fsck" >&2; fi
+    expect 1 "shell ':' without an image" "$UVFS" shell <<<'cat :x'
+    err_match "no current image"
+    expect 1 "shell cd to a missing image" "$UVFS" shell nope.img
+    expect 0 "shell help" "$UVFS" shell <<<'help'
+}
+
 # ---- main ----------------------------------------------------------------------
 
 mkdir -p src
 make_tree src
-sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt tar}
+sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt tar shell}
 for s in $sections; do
     "t_$s"
 done

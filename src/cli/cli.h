@@ -52,7 +52,7 @@ struct cli_cmd {
     CLI_CMD(mkdir) CLI_CMD(rmdir) CLI_CMD(ln) CLI_CMD(readlink) CLI_CMD(stat)     \
     CLI_CMD(chmod) CLI_CMD(chown) CLI_CMD(touch) CLI_CMD(truncate) CLI_CMD(df)    \
     CLI_CMD(tree) CLI_CMD(find) CLI_CMD(xattr) CLI_CMD(tarout) CLI_CMD(tarin)     \
-    CLI_CMD(split) CLI_CMD(mkfs) CLI_CMD(mount) CLI_CMD(umount)
+    CLI_CMD(shell) CLI_CMD(split) CLI_CMD(mkfs) CLI_CMD(mount) CLI_CMD(umount)
 
 #define CLI_DECLARE(n) extern const struct cli_cmd cli_cmd_##n;
 CLI_COMMANDS(CLI_DECLARE)
@@ -62,6 +62,8 @@ CLI_COMMANDS(CLI_DECLARE)
 int cli_usage(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* Print CMD's help to stdout; returns 0. */
 int cli_help(const struct cli_cmd *cmd);
+/* The command called NAME, or NULL. */
+const struct cli_cmd *cli_cmd_lookup(const char *name);
 
 /* Option parsing helper around getopt_long: every command accepts --help.
  * Returns the option character, -1 at the end of options, or '?' after a
@@ -110,6 +112,7 @@ struct cli_img {
     ino_t ino;
     int rw;        /* mount read-write */
     int mounted;
+    int mounted_rw; /* it is mounted read-write */
     int failed;    /* the mount failed (reported); its locations are skipped */
 };
 
@@ -130,6 +133,7 @@ struct cli_session {
     size_t nimgs;
     int status; /* exit status so far (1 after any error) */
     unsigned long nerrors; /* errors and warnings reported so far */
+    int keep;   /* shell: cli_finish() keeps the images mounted (and syncs) */
 };
 extern struct cli_session cli;
 

@@ -265,8 +265,19 @@ int cli_mount_all(void)
 
     for (size_t i = 0; i < cli.nimgs; i++) {
         struct cli_img *img = &cli.imgs[i];
-        if (img->mounted || img->failed)
+        if (img->failed || (img->mounted && img->mounted_rw >= img->rw))
             continue;
+        if (img->mounted) {
+            /* kept from an earlier shell command read-only: reopen read-write
+             * (no file is open between commands) */
+            r = uvfs_free(img->ctx);
+            img->ctx = NULL;
+            img->mounted = 0;
+            if (r < 0) {
+                cli_detail_save();
+                cli_err(img->spec, r);
+            }
+        }
         if ((r = uvfs_new(&img->ctx)) < 0) {
             cli_detail_save();
             cli_err(img->spec, r);
@@ -286,6 +297,7 @@ int cli_mount_all(void)
             continue;
         }
         img->mounted = 1;
+        img->mounted_rw = img->rw;
     }
     return failed ? -1 : 0;
 }
@@ -298,6 +310,22 @@ int cli_loc_mounted(const struct cli_loc *loc)
 int cli_finish(void)
 {
     cli_progress_end();
+    if (cli.keep) {
+        /* the shell keeps its images open between commands: flush what this
+         * command wrote, and let a failed image be retried by the next */
+        for (size_t i = 0; i < cli.nimgs; i++) {
+            struct cli_img *img = &cli.imgs[i];
+            img->failed = 0;
+            if (img->ctx && img->mounted_rw) {
+                int r = uvfs_sync(img->ctx);
+                if (r < 0) {
+                    cli_detail_save();
+                    cli_err(img->spec, r);
+                }
+            }
+        }
+        goto out;
+    }
     /* uvfs_free() unmounts, flushing a read-write image; report its error
      * under the image's name. */
     for (size_t i = cli.nimgs; i-- > 0;) {
@@ -315,6 +343,7 @@ int cli_finish(void)
         free(img->spec);
     }
     cli.nimgs = 0;
+out:
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_detail_clear();
         cli_err("standard output", -errno);

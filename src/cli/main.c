@@ -43,6 +43,14 @@ static int cli_main_help(FILE *f)
     return 0;
 }
 
+const struct cli_cmd *cli_cmd_lookup(const char *name)
+{
+    for (size_t i = 0; cli_cmds[i]; i++)
+        if (strcmp(cli_cmds[i]->name, name) == 0)
+            return cli_cmds[i];
+    return NULL;
+}
+
 int cli_help(const struct cli_cmd *cmd)
 {
     fputs(cmd->help, stdout);
