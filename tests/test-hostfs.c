@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fs-diff.h"
+#include "t-leak.h"
 #include "t.h"
 #include "uvfs.h"
 
@@ -209,12 +210,14 @@ static void confinement_checks(void)
 T_TEST(symlinks_and_dotdot_stay_in_namespace)
 {
     confinement_checks();
+    T_NO_LEAKS();
 }
 
 T_TEST(symlinks_and_dotdot_stay_in_namespace_fallback_walk)
 {
     hostfs_test_no_openat2 = 1;
     confinement_checks();
+    T_NO_LEAKS();
 }
 
 /* A directory swapped for a symlink behind our back: an old vnode of the
@@ -261,12 +264,14 @@ static void swap_checks(void)
 T_TEST(swapped_directory_is_not_followed)
 {
     swap_checks();
+    T_NO_LEAKS();
 }
 
 T_TEST(swapped_directory_is_not_followed_fallback_walk)
 {
     hostfs_test_no_openat2 = 1;
     swap_checks();
+    T_NO_LEAKS();
 }
 
 struct swapper {
@@ -330,6 +335,7 @@ T_TEST(race_directory_against_symlink)
     printf("# %d of 1500 reads went through the real directory\n", inside);
     T_OK(uvfs_free(ctx));
     free(x), free(y), free(host), free(out);
+    T_NO_LEAKS();
 }
 
 T_TEST(host_changes_are_visible)
@@ -383,6 +389,7 @@ T_TEST(host_changes_are_visible)
     free(content), free(w), free(q);
     T_OK(uvfs_free(ctx));
     free(host), free(out);
+    T_NO_LEAKS();
 }
 
 T_TEST(unlinked_open_file)
@@ -412,6 +419,7 @@ T_TEST(unlinked_open_file)
     T_OK(uvfs_close(ctx, fd));
     T_OK(uvfs_free(ctx));
     free(p), free(host), free(out);
+    T_NO_LEAKS();
 }
 
 T_TEST(readonly_mount_changes_nothing)
@@ -448,6 +456,7 @@ T_TEST(readonly_mount_changes_nothing)
     char *after = t_sh_out("cd '%s' && find . -printf '%%p %%y %%m %%s %%T@ %%l\\n' | sort", host);
     T_STREQ(after, before);
     free(before), free(after), free(host);
+    T_NO_LEAKS();
 }
 
 T_TEST(mount_errors)
@@ -464,6 +473,7 @@ T_TEST(mount_errors)
     T_ERR(uvfs_mount(ctx, missing, "/h", "hostfs", 0, NULL), -ENOENT);
     T_OK(uvfs_free(ctx));
     free(file), free(missing);
+    T_NO_LEAKS();
 }
 
 T_TEST(xattrs_on_host_files)
@@ -490,6 +500,7 @@ T_TEST(xattrs_on_host_files)
     T_ASSERT(getxattr(secret, "user.bad", buf, sizeof buf) < 0);
     T_OK(uvfs_free(ctx));
     free(f), free(secret), free(host), free(out);
+    T_NO_LEAKS();
 }
 
 /* A host mount point below the root is not crossed. Needs the right to mount. */
@@ -532,12 +543,14 @@ static void mount_point_checks(void)
 T_TEST(host_mount_point_not_crossed)
 {
     mount_point_checks();
+    T_NO_LEAKS();
 }
 
 T_TEST(host_mount_point_not_crossed_fallback_walk)
 {
     hostfs_test_no_openat2 = 1;
     mount_point_checks();
+    T_NO_LEAKS();
 }
 
 /* A listing longer than the core's batches resumes by cookie (getdents d_off)
@@ -594,6 +607,7 @@ T_TEST(readdir_matches_ls)
     T_STREQ(sorted, want);
     free(sorted), free(tmp), free(got), free(want), free(host);
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 /* The same random operations through hostfs on one host directory and
@@ -615,4 +629,5 @@ T_TEST(differential_against_host)
         T_OK(uvfs_free(ctx));
         free(oracle), free(hdir);
     }
+    T_NO_LEAKS();
 }

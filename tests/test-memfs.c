@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fs-diff.h"
+#include "t-leak.h"
 #include "t.h"
 #include "uvfs.h"
 
@@ -89,6 +90,7 @@ T_TEST(sparse_file_costs_only_written_pages)
     T_EQU(st.blocks, 0);
     T_OK(uvfs_close(ctx, fd));
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(big_directory)
@@ -165,6 +167,7 @@ T_TEST(big_directory)
     T_OK(uvfs_rmdir(ctx, "/big"));
     free(seen);
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(xattr_limits)
@@ -213,6 +216,7 @@ T_TEST(xattr_limits)
     T_EQ(uvfs_getxattr(ctx, "/dx", "user.d", small, sizeof small, 0), 3);
     free(big);
     T_OK(uvfs_free(ctx)); /* LSan: the values must be freed */
+    T_NO_LEAKS();
 }
 
 T_TEST(unlinked_open_file_stays_readable)
@@ -244,6 +248,7 @@ T_TEST(unlinked_open_file_stays_readable)
     T_OK(uvfs_close(ctx, fd2));
     T_OK(uvfs_close(ctx, fd)); /* frees the inode: LSan would see a leak */
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(link_counts_and_dotdot)
@@ -296,6 +301,7 @@ T_TEST(link_counts_and_dotdot)
     T_ASSERT(S_ISCHR(st.mode));
     T_EQU(st.rdev, 0x0103);
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(removed_directory_still_open)
@@ -315,6 +321,7 @@ T_TEST(removed_directory_still_open)
     T_EQ(n, 0);
     T_OK(uvfs_closedir(d));
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(size_limit_gives_enospc)
@@ -350,6 +357,7 @@ T_TEST(size_limit_gives_enospc)
     T_ERR(uvfs_mkdir(ctx, "/m/x", 0755), -EROFS);
     T_OK(uvfs_umount(ctx, "/m", 0));
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 T_TEST(umount_frees_a_full_tree)
@@ -378,6 +386,7 @@ T_TEST(umount_frees_a_full_tree)
     struct uvfs_stat st;
     T_ERR(uvfs_stat(ctx, "/m/d1", &st), -ENOENT);
     T_OK(uvfs_free(ctx));
+    T_NO_LEAKS();
 }
 
 /* The same random operations on a host directory (the kernel as oracle) and
@@ -399,4 +408,5 @@ T_TEST(differential_against_host)
         T_OK(uvfs_free(ctx));
         free(host);
     }
+    T_NO_LEAKS();
 }
