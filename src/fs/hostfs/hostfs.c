@@ -71,8 +71,9 @@
 
 extern const struct vfs_fstype hostfs_fstype;
 
-/* Tests set this to exercise the component-by-component walk. */
-int hostfs_test_no_openat2;
+/* Tests set this to behave as on a kernel without openat2 and fchmodat2, to
+ * exercise the component walk and the /proc chmod. */
+int hostfs_test_old_kernel;
 
 struct hostfs_sb {
     struct vfs_sb sb;
@@ -168,7 +169,7 @@ static int hostfs_open_beneath(struct hostfs_sb *hs, const char *rel, int flags)
 {
     /* openat2 takes at most PATH_MAX bytes; deeper paths (reachable through
      * the inode-based front ends) take the component walk */
-    if (!hs->no_openat2 && !hostfs_test_no_openat2 && strlen(rel) < PATH_MAX) {
+    if (!hs->no_openat2 && !hostfs_test_old_kernel && strlen(rel) < PATH_MAX) {
         struct open_how how = {
             .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
@@ -321,7 +322,7 @@ static int hostfs_proc_path(struct hostfs_sb *hs, int fd, char *buf, size_t len)
 /* chmod the inode behind descriptor FD (O_PATH or not). */
 static int hostfs_chmod_fd(struct hostfs_sb *hs, int fd, mode_t mode)
 {
-    if (!hs->no_fchmodat2) {
+    if (!hs->no_fchmodat2 && !hostfs_test_old_kernel) {
         if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
         if (errno != ENOSYS) return -errno;
         hs->no_fchmodat2 = 1;
