@@ -395,6 +395,75 @@ int ext_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, voi
 
 /* ---- adding and removing entries ------------------------------------------- */
 
+/* Add an entry to a linear (not indexed, not inline) directory, starting at
+ * the block where the last one went and wrapping around: appending to a
+ * big directory costs O(1) blocks, not a scan of the whole directory as in
+ * ext2fs_link. Sets *done when the entry was added; leaves it 0 (and
+ * returns 0) for anything unusual, and the caller falls back to
+ * ext2fs_link. */
+static int ext_linear_add(struct ext_sb *es, struct vfs_vnode *dir, const char *name,
+                          ext2_ino_t ino, int ft, int *done)
+{
+    ext2_filsys fs = es->fs;
+    struct ext_vnode *ev = ext_vn(dir);
+    struct ext2_inode_large din;
+    size_t len = strlen(name);
+    unsigned need = EXT2_DIR_REC_LEN(len);
+    unsigned tail = ext2fs_has_feature_metadata_csum(fs->super) ? sizeof(struct ext2_dir_entry_tail) : 0;
+    char *buf = NULL;
+    int rc = ext_read_inode(es, ext_ino(dir), &din);
+
+    *done = 0;
+    if (rc < 0) return rc;
+    if (din.i_flags & (EXT2_INDEX_FL | EXT4_INLINE_DATA_FL)) return 0;
+    uint64_t nblocks = EXT2_I_SIZE(&din) / fs->blocksize;
+    if (nblocks == 0 || nblocks > (1u << 24)) return 0;
+    buf = malloc(fs->blocksize);
+    if (!buf) return -ENOMEM;
+    for (uint64_t i = 0; i < nblocks && !*done; i++) {
+        uint64_t lblk = (ev->add_hint + i) % nblocks;
+        blk64_t pblk = 0;
+        if (ext2fs_bmap2(fs, ext_ino(dir), (struct ext2_inode *)&din, NULL, 0, lblk, NULL, &pblk) ||
+            pblk == 0)
+            continue;
+        if (ext2fs_read_dir_block4(fs, pblk, buf, 0, ext_ino(dir))) break; /* let libext2fs judge */
+        unsigned off = 0, end = fs->blocksize - tail;
+        while (off < end) {
+            struct ext2_dir_entry *de = (struct ext2_dir_entry *)(buf + off);
+            unsigned rec = 0;
+            if (ext2fs_get_rec_len(fs, de, &rec) || rec < 8 || rec % 4 || rec > end - off) break;
+            unsigned used = de->inode ? (unsigned)EXT2_DIR_REC_LEN(ext2fs_dirent_name_len(de)) : 0;
+            if (used <= rec && rec - used >= need) {
+                struct ext2_dir_entry *ne = de;
+                if (de->inode) {
+                    ext2fs_set_rec_len(fs, used, de);
+                    ne = (struct ext2_dir_entry *)(buf + off + used);
+                    ext2fs_set_rec_len(fs, rec - used, ne);
+                }
+                ne->inode = ino;
+                ext2fs_dirent_set_name_len(ne, (int)len);
+                ext2fs_dirent_set_file_type(ne, ft);
+                memcpy(ne->name, name, len);
+                errcode_t ec = ext2fs_write_dir_block4(fs, pblk, buf, 0, ext_ino(dir));
+                free(buf);
+                if (ec) return ext_err(ec, "directory inode %u: block %llu", ext_ino(dir),
+                                       (unsigned long long)pblk);
+                ev->add_hint = lblk;
+                *done = 1;
+                return 0;
+            }
+            off += rec;
+        }
+    }
+    free(buf);
+    /* Full (or something we leave to libext2fs): one more block, then try
+     * the new last block. */
+    errcode_t ec = ext2fs_expand_dir(fs, ext_ino(dir));
+    if (ec) return ext_err(ec, "directory inode %u: growing it for \"%s\"", ext_ino(dir), name);
+    ev->add_hint = nblocks;
+    return 0;
+}
+
 /* Add NAME -> INO to directory DIR, growing the directory when it is full. */
 static int ext_dir_add(struct ext_sb *es, struct vfs_vnode *dir, const char *name, ext2_ino_t ino,
                        int ft)
@@ -405,6 +474,12 @@ static int ext_dir_add(struct ext_sb *es, struct vfs_vnode *dir, const char *nam
     int rc;
 
     if (!ext2fs_has_feature_filetype(fs->super)) ft = 0;
+    for (int tries = 0; tries < 2; tries++) {
+        int done = 0;
+        rc = ext_linear_add(es, dir, name, ino, ft, &done);
+        if (rc < 0) return rc;
+        if (done) goto added;
+    }
     for (int tries = 0; tries < 4; tries++) {
         ec = ext2fs_link(fs, ext_ino(dir), name, ino, ft);
         if (ec != EXT2_ET_DIR_NO_SPACE) break;
@@ -416,6 +491,7 @@ static int ext_dir_add(struct ext_sb *es, struct vfs_vnode *dir, const char *nam
     }
     if (ec == EXT2_ET_DIR_NO_SPACE) ec = EXT2_ET_BLOCK_ALLOC_FAIL;
     if (ec) return ext_err(ec, "directory inode %u: adding \"%s\"", ext_ino(dir), name);
+added:
     ext_dindex_note_add(ext_vn(dir), name, ino, ft);
     return ext_touch(es, ext_ino(dir), 1);
 }

@@ -54,6 +54,7 @@ struct ext_vnode {
     struct ext_snap *snap;     /* readdir snapshot or NULL; owned */
     struct ext_dindex *dindex; /* name index or NULL; owned */
     int unlinked;              /* we dropped the link count to 0: free at evict */
+    uint64_t add_hint;         /* linear directory: block where the last entry went */
 };
 
 struct ext_sb {
