@@ -495,6 +495,21 @@ t_extwrite() {
     expect 1 "rmdir non-empty" "$UVFS" rmdir w.img:/a
     err_has "uvfs: w.img:/a: Directory not empty"
 
+    # many hard links: one inode with 300 names, and 300 pairs
+    mkdir -p hl/a hl/b
+    printf 'shared\n' >hl/f
+    for i in $(seq 1 300); do
+        ln hl/f hl/a/l$i
+        printf '%s\n' "$i" >hl/b/p$i
+        ln hl/b/p$i hl/a/p$i
+    done
+    expect 0 "cp -r many hard links" "$UVFS" cp -r hl w.img:/hl
+    if debugfs -R 'stat /hl/f' w.img 2>/dev/null | grep -q 'Links: 301'; then ok; else bad "301 links"; fi
+    same "pair inode" "$(debugfs -R 'ls -l /hl/a/p77' w.img 2>/dev/null | awk '{print $1}')" \
+        "$(debugfs -R 'ls -l /hl/b/p77' w.img 2>/dev/null | awk '{print $1}')"
+    expect 0 "tar-out many hard links" "$UVFS" tar-out w.img:/hl hl.tar
+    rm -rf hlx && mkdir hlx && tar -xf hl.tar -C hlx
+    same "tar-out links" "$(stat -c %h hlx/f)" 301
     if e2fsck -fn w.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after writes"; sed 's/^/    /' "$T/fsck" | head -20 >&2; fi
     # the independent view of what we wrote
     rm -rf dump && mkdir dump

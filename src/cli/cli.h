@@ -229,6 +229,25 @@ void cli_skipped(const char *where, const char *what, int err);
 /* Is ERR a "the destination cannot hold this" error (ENOTSUP, ENOSYS, EPERM)? */
 int cli_is_unsupported(int err);
 
+/* A map from (image index, st_dev, st_ino) to a location (inomap.c), to
+ * recreate hard links. Zero-initialise; free with cli_inomap_free(). */
+struct cli_inomap_ent {
+    int used, img;
+    uint64_t dev, ino;
+    struct cli_loc loc;
+};
+struct cli_inomap {
+    struct cli_inomap_ent *tab;
+    size_t cap, n;
+};
+/* The location recorded for the inode, or NULL. Valid until the next put. */
+const struct cli_loc *cli_inomap_get(const struct cli_inomap *m, int img, uint64_t dev,
+                                     uint64_t ino);
+/* Record a copy of LOC for the inode unless one is recorded. 0 or -ENOMEM. */
+int cli_inomap_put(struct cli_inomap *m, int img, uint64_t dev, uint64_t ino,
+                   const struct cli_loc *loc);
+void cli_inomap_free(struct cli_inomap *m);
+
 /* ---- output helpers (out.c) ----------------------------------------------- */
 
 /* "uvfs: WHAT: reason (detail)" to stderr, sets cli.status = 1. */

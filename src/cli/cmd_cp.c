@@ -24,19 +24,12 @@
 
 #define CP_BUFSZ (1u << 20)
 
-struct cli_cp_link {
-    int img;
-    uint64_t dev, ino;
-    struct cli_loc dst;
-};
-
 struct cli_cp_opts {
     int rec, pres, verbose;
     int is_root;
     mode_t umask;
     char *buf;
-    struct cli_cp_link *links;
-    size_t nlinks, caplinks;
+    struct cli_inomap links; /* source inode -> its first copy */
 };
 
 int cli_is_unsupported(int err)
@@ -249,36 +242,6 @@ out:
     cli_walk_leave();
 }
 
-static struct cli_cp_link *cli_cp_link_find(struct cli_cp_opts *o, const struct cli_loc *src,
-                                    const struct uvfs_stat *st)
-{
-    for (size_t i = 0; i < o->nlinks; i++)
-        if (o->links[i].img == src->img && o->links[i].dev == st->dev &&
-            o->links[i].ino == st->ino)
-            return &o->links[i];
-    return NULL;
-}
-
-static void cli_cp_link_add(struct cli_cp_opts *o, const struct cli_loc *src,
-                            const struct uvfs_stat *st, const struct cli_loc *dst)
-{
-    if (o->nlinks == o->caplinks) {
-        size_t nc = o->caplinks ? o->caplinks * 2 : 16;
-        struct cli_cp_link *nl = realloc(o->links, nc * sizeof *nl);
-        if (!nl)
-            return; /* the next link is then copied as a file: harmless */
-        o->links = nl;
-        o->caplinks = nc;
-    }
-    struct cli_cp_link *l = &o->links[o->nlinks];
-    if (cli_loc_dup(dst, &l->dst) < 0)
-        return;
-    l->img = src->img;
-    l->dev = st->dev;
-    l->ino = st->ino;
-    o->nlinks++;
-}
-
 static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src,
                         const struct uvfs_stat *st, const struct cli_loc *dst)
 {
@@ -295,14 +258,14 @@ static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src,
         return;
     }
     if (o->rec && st->nlink > 1) {
-        struct cli_cp_link *l = cli_cp_link_find(o, src, st);
-        if (l) {
+        const struct cli_loc *first = cli_inomap_get(&o->links, src->img, st->dev, st->ino);
+        if (first) {
             r = cli_cp_clear(dst);
             if (r == 0)
-                r = cli_link(&l->dst, dst);
+                r = cli_link(first, dst);
             if (r == 0) {
                 if (o->verbose)
-                    printf("'%s' => '%s'\n", dst->disp, l->dst.disp);
+                    printf("'%s' => '%s'\n", dst->disp, first->disp);
                 return;
             }
             if (!cli_is_unsupported(r) && r != -EXDEV && r != -EMLINK) {
@@ -317,8 +280,9 @@ static void cli_cp_file(struct cli_cp_opts *o, const struct cli_loc *src,
         printf("'%s' -> '%s'\n", src->disp, dst->disp);
     if (cli_cp_data(o, src, st, dst) < 0)
         return;
-    if (o->rec && st->nlink > 1 && !cli_cp_link_find(o, src, st))
-        cli_cp_link_add(o, src, st, dst);
+    /* (a failed put only means a later name is copied, not linked) */
+    if (o->rec && st->nlink > 1)
+        cli_inomap_put(&o->links, src->img, st->dev, st->ino, dst);
     cli_cp_attrs(o, st, dst);
 }
 
@@ -527,9 +491,7 @@ out:
     for (int i = 0; srcs && i < nsrc; i++)
         cli_loc_free(&srcs[i]);
     cli_loc_free(&dst);
-    for (size_t i = 0; i < o->nlinks; i++)
-        cli_loc_free(&o->links[i].dst);
-    free(o->links);
+    cli_inomap_free(&o->links);
     free(o->buf);
     free(srcs);
     free(ok);

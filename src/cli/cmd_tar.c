@@ -30,11 +30,7 @@
 struct cli_tarout {
     struct archive *a;
     char *buf;
-    struct {
-        uint64_t dev, ino;
-        char *name;
-    } *links;
-    size_t nlinks, caplinks;
+    struct cli_inomap links; /* inode -> first name in the archive (as loc.path) */
     int failed; /* the archive itself failed: stop */
 };
 
@@ -43,32 +39,6 @@ static void cli_tarout_archive_err(struct cli_tarout *t, const char *what)
     cli_msg("%s: %s", what, archive_error_string(t->a) ? archive_error_string(t->a)
                                                         : "archive error");
     t->failed = 1;
-}
-
-static const char *cli_tarout_link_find(struct cli_tarout *t, const struct uvfs_stat *st)
-{
-    for (size_t i = 0; i < t->nlinks; i++)
-        if (t->links[i].dev == st->dev && t->links[i].ino == st->ino)
-            return t->links[i].name;
-    return NULL;
-}
-
-static void cli_tarout_link_add(struct cli_tarout *t, const struct uvfs_stat *st, const char *name)
-{
-    if (t->nlinks == t->caplinks) {
-        size_t nc = t->caplinks ? t->caplinks * 2 : 16;
-        void *nl = realloc(t->links, nc * sizeof *t->links);
-        if (!nl)
-            return;
-        t->links = nl;
-        t->caplinks = nc;
-    }
-    t->links[t->nlinks].name = strdup(name);
-    if (!t->links[t->nlinks].name)
-        return;
-    t->links[t->nlinks].dev = st->dev;
-    t->links[t->nlinks].ino = st->ino;
-    t->nlinks++;
 }
 
 static void cli_tarout_xattrs(const struct cli_loc *l, struct archive_entry *e)
@@ -104,7 +74,7 @@ static void cli_tarout_walk(struct cli_tarout *t, const struct cli_loc *l, const
 {
     struct uvfs_stat st;
     struct archive_entry *e;
-    const char *first = NULL;
+    const struct cli_loc *first = NULL;
     char *target = NULL;
     int r = cli_lstat(l, &st), fd = -1;
 
@@ -126,8 +96,9 @@ static void cli_tarout_walk(struct cli_tarout *t, const struct cli_loc *l, const
         archive_entry_set_atime(e, st.atime.tv_sec, st.atime.tv_nsec);
         archive_entry_set_ctime(e, st.ctime.tv_sec, st.ctime.tv_nsec);
         archive_entry_set_nlink(e, st.nlink);
-        if (S_ISREG(st.mode) && st.nlink > 1 && (first = cli_tarout_link_find(t, &st))) {
-            archive_entry_set_hardlink(e, first);
+        if (S_ISREG(st.mode) && st.nlink > 1 &&
+            (first = cli_inomap_get(&t->links, l->img, st.dev, st.ino))) {
+            archive_entry_set_hardlink(e, first->path);
             archive_entry_set_size(e, 0);
         } else if (S_ISREG(st.mode)) {
             archive_entry_set_size(e, (la_int64_t)st.size);
@@ -178,8 +149,10 @@ static void cli_tarout_walk(struct cli_tarout *t, const struct cli_loc *l, const
                 cli_progress_add((uint64_t)n);
                 left -= (uint64_t)n;
             }
-            if (S_ISREG(st.mode) && st.nlink > 1)
-                cli_tarout_link_add(t, &st, name);
+            if (S_ISREG(st.mode) && st.nlink > 1) {
+                struct cli_loc rec = {.img = -1, .path = (char *)name, .disp = (char *)name};
+                cli_inomap_put(&t->links, l->img, st.dev, st.ino, &rec);
+            }
         }
         if (fd >= 0)
             cli_close(l, fd);
@@ -262,9 +235,7 @@ static int cli_tarout_run(int argc, char **argv)
 out:
     if (t.a)
         archive_write_free(t.a);
-    for (size_t i = 0; i < t.nlinks; i++)
-        free(t.links[i].name);
-    free(t.links);
+    cli_inomap_free(&t.links);
     free(t.buf);
     cli_loc_free(&src);
     return cli_finish();
