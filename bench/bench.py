@@ -299,6 +299,11 @@ def timed(env, cmd, stdout=None):
     out_f = open(stdout, "wb") if stdout else subprocess.PIPE
     shell = isinstance(cmd, str)
     argv = ["bash", "-c", cmd] if shell else cmd
+    if shell and len(cmd) > 64 * 1024:  # one argument may not exceed 128 KiB
+        script = os.path.join(env.root, "cmd.sh")
+        with open(script, "w") as f:
+            f.write(cmd + "\n")
+        argv = ["bash", script]
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=out_f, stderr=subprocess.PIPE, start_new_session=True)
     try:
