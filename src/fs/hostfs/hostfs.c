@@ -562,10 +562,45 @@ struct linux_dirent64 {
     char d_name[];
 };
 
+/* Readdir cookies are the host's d_off values, which front ends keep in a
+ * signed 64-bit offset with room for "." and ".." (the FUSE front end adds
+ * 2). ext4 ends every directory with d_off = INT64_MAX; so a d_off above
+ * HOSTFS_COOKIE_LAST is accepted only at the end of the directory, and then
+ * becomes HOSTFS_COOKIE_EOF. (A real position up there would need a hash
+ * within 3 of the maximum: -EOVERFLOW then.) */
+#define HOSTFS_COOKIE_EOF ((uint64_t)INT64_MAX - 2)
+#define HOSTFS_COOKIE_LAST (HOSTFS_COOKIE_EOF - 1)
+
+/* Do the getdents64 records in BUF[0..N) name anything but "." and ".."? */
+static int hostfs_dirents_real(const char *buf, long n)
+{
+    for (long pos = 0; pos < n;) {
+        const struct linux_dirent64 *d = (const struct linux_dirent64 *)(buf + pos);
+        if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) return 1;
+        pos += d->d_reclen;
+    }
+    return 0;
+}
+
+/* Is directory FD (positioned after the records read so far) at its end,
+ * but for "." and ".."? 1 yes, 0 no, or -errno. Consumes what it reads. */
+static int hostfs_dir_at_end(int fd)
+{
+    char peek[2048];
+    for (;;) {
+        long k = syscall(SYS_getdents64, fd, peek, sizeof peek);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -errno;
+        if (k == 0) return 1;
+        if (hostfs_dirents_real(peek, k)) return 0;
+    }
+}
+
 static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, void *ctx)
 {
     struct stat st;
     int fd = -1;
+    if (cookie >= HOSTFS_COOKIE_EOF) return 0;
     char proc[64];
     if (HOSTFS_V(dir)->fhs &&
         hostfs_proc_path(HOSTFS_SB(dir->sb), HOSTFS_V(dir)->fhs->fd, proc, sizeof proc) == 0) {
@@ -604,7 +639,21 @@ static int hostfs_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn
                 if (fstatat(fd, nm, &est, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0)
                     type = vfs_mode_to_dtype(est.st_mode);
             }
-            if (fill(ctx, nm, strlen(nm), d->d_ino, type, (uint64_t)d->d_off)) goto out;
+            uint64_t next = (uint64_t)d->d_off;
+            if (d->d_off < 0 || next > HOSTFS_COOKIE_LAST) {
+                int end = hostfs_dirents_real(buf + pos, n - pos) ? 0 : hostfs_dir_at_end(fd);
+                if (end < 0) {
+                    r = end;
+                    goto out;
+                }
+                if (!end) {
+                    r = vfs_detail(-EOVERFLOW, "hostfs: \"%s\": directory offset %lld is too large",
+                                   HOSTFS_V(dir)->rel, (long long)d->d_off);
+                    goto out;
+                }
+                next = HOSTFS_COOKIE_EOF;
+            }
+            if (fill(ctx, nm, strlen(nm), d->d_ino, type, next)) goto out;
         }
     }
 out:
