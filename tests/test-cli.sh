@@ -440,6 +440,20 @@ t_extwrite() {
     expect 0 "rm sparse" "$UVFS" rm w.img:/holes.bin
 
     expect 0 "mkdir -p" "$UVFS" mkdir -p w.img:/a/b/c
+    expect 0 "mkdir -p -m" "$UVFS" mkdir -p -m 0700 w.img:/pm/x/y
+    if debugfs -R 'stat /pm' w.img 2>/dev/null | grep -q 'Mode:  0755'; then ok; else bad "mkdir -p parent mode"; fi
+    if debugfs -R 'stat /pm/x/y' w.img 2>/dev/null | grep -q 'Mode:  0700'; then ok; else bad "mkdir -p -m mode"; fi
+    expect 0 "chmod a+X,u-w on a dir" "$UVFS" chmod a+X,u-w w.img:/pm/x
+    if debugfs -R 'stat /pm/x' w.img 2>/dev/null | grep -q 'Mode:  0555'; then ok; else bad "chmod a+X,u-w"; fi
+    expect 0 "chmod a+X on a plain file" "$UVFS" chmod a+X w.img:/hello.txt
+    if debugfs -R 'stat /hello.txt' w.img 2>/dev/null | grep -q 'Mode:  0644'; then ok; else bad "chmod a+X file"; fi
+    expect 0 "ln into a directory" "$UVFS" ln -s ../notes.md w.img:/pm
+    same "ln -s into dir" "$(debugfs -R 'stat /pm/notes.md' w.img 2>/dev/null | grep -o 'Fast link dest: .*')" 'Fast link dest: "../notes.md"'
+    expect 1 "rmdir a file" "$UVFS" rmdir w.img:/hello.txt
+    err_has "uvfs: w.img:/hello.txt: Not a directory"
+    expect 1 "readlink a file" "$UVFS" readlink w.img:/hello.txt
+    expect 0 "ls -lh" "$UVFS" ls -lh w.img:/big.bin
+    if grep -qE '^-rw-r--r-- 1 0 0 3\.0M ' out; then ok; else bad "ls -lh size"; cat out >&2; fi
     expect 0 "mkdir -m" "$UVFS" mkdir -m 0700 w.img:/private
     if debugfs -R 'stat /private' w.img 2>/dev/null | grep -q 'Mode:  0700'; then ok; else bad "mkdir -m mode"; fi
     expect 1 "mkdir existing" "$UVFS" mkdir w.img:/a

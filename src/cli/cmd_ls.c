@@ -53,6 +53,28 @@ static void cli_ls_time(const struct cli_ls_opts *o, const struct timespec *ts, 
         strftime(buf, size, "%b %e  %Y", &tm);
 }
 
+/* ls -h sizes, as GNU ls prints them: 999, 1.5K, 12M. */
+static const char *cli_ls_human(uint64_t v, char *buf, size_t size)
+{
+    static const char units[] = "KMGTPE";
+    double d = (double)v;
+    int u = -1;
+
+    if (v < 1024) {
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+        return buf;
+    }
+    while (d >= 1024 && u < 5) {
+        d /= 1024;
+        u++;
+    }
+    if (d < 10)
+        snprintf(buf, size, "%.1f%c", d, units[u]);
+    else
+        snprintf(buf, size, "%.0f%c", d, units[u]);
+    return buf;
+}
+
 static void cli_ls_json_ent(struct cli_ls_opts *o, const struct cli_ls_ent *e)
 {
     char m[11];
@@ -111,7 +133,7 @@ static void cli_ls_print(struct cli_ls_opts *o, struct cli_ls_ent *ents, size_t 
         if (S_ISCHR(st->mode) || S_ISBLK(st->mode))
             w = snprintf(buf, sizeof buf, "%u, %u", major(st->rdev), minor(st->rdev));
         else if (o->human)
-            w = (int)strlen(cli_human(st->size, buf, sizeof buf));
+            w = (int)strlen(cli_ls_human(st->size, buf, sizeof buf));
         else
             w = snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->size);
         ws = w > ws ? w : ws;
@@ -123,7 +145,7 @@ static void cli_ls_print(struct cli_ls_opts *o, struct cli_ls_ent *ents, size_t 
         if (S_ISCHR(st->mode) || S_ISBLK(st->mode))
             snprintf(buf, sizeof buf, "%u, %u", major(st->rdev), minor(st->rdev));
         else if (o->human)
-            cli_human(st->size, buf, sizeof buf);
+            cli_ls_human(st->size, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->size);
         cli_ls_time(o, &st->mtime, t, sizeof t);
@@ -347,7 +369,7 @@ const struct cli_cmd cli_cmd_ls = {
             "  -a         also list names starting with '.', and '.' and '..'\n"
             "  -R         list subdirectories recursively\n"
             "  -d         list directories themselves, not their contents\n"
-            "  -h         sizes like 1.5 KiB (with -l)\n"
+            "  -h         sizes like 1.5K, 12M (with -l)\n"
             "  --json     a JSON array of objects (path, name, type f/d/l/c/b/p/s, mode,\n"
             "             perm, ino, nlink, uid, gid, size, blocks, mtime, target);\n"
             "             bytes of names that are not UTF-8 appear as \\udcXX\n"
