@@ -9,7 +9,8 @@
 #
 #   UVFS=build/src/cli/uvfs bash tests/test-cli.sh [SECTION...]
 #
-# Sections: split usage errors extread extwrite imgimg fat part json corrupt tar shell. Prints a
+# Sections: split usage errors extread extwrite faults imgimg fat part json corrupt tar
+# shell. Prints a
 # line per failure and a closing summary; exit 0 all passed, 1 some failed,
 # 77 when a needed tool is missing.
 set -u
@@ -536,6 +537,25 @@ t_extwrite() {
     same "fifo type" "$(debugfs -R 'stat /a/b/c/src/fifo' w.img 2>/dev/null | grep -o 'Type: [a-zA-Z]*')" "Type: FIFO"
 }
 
+t_faults() {
+    section=faults
+    make_ext fl.img src || { bad "mke2fs failed"; return; }
+    # a failing write is reported with the path; the image stays consistent
+    UVFS_MOUNT_OPTIONS=fault=write:1:EIO expect 1 "write fault" "$UVFS" cp src/big.bin fl.img:/x
+    err_match '^uvfs: fl\.img:/x: Input/output error'
+    if e2fsck -fn fl.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after a write fault"; head -20 "$T/fsck" >&2; fi
+    # a failing flush at the end is reported under the image's name
+    UVFS_MOUNT_OPTIONS=fault=sync:1:EIO expect 1 "flush fault" "$UVFS" cp src/hello.txt fl.img:/y
+    err_match '^uvfs: fl\.img: Input/output error'
+    # a bad option is an error, not ignored
+    UVFS_MOUNT_OPTIONS=no-such-option expect 1 "bad mount option" "$UVFS" ls fl.img:
+    err_match '^uvfs: fl\.img: Invalid argument'
+    # tracing through the mount options
+    UVFS_MOUNT_OPTIONS=trace=$T/trace.txt expect 0 "trace option" "$UVFS" cat fl.img:/hello.txt
+    if grep -q lookup "$T/trace.txt"; then ok; else bad "no trace written"; fi
+    if e2fsck -fn fl.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after faults"; head -20 "$T/fsck" >&2; fi
+}
+
 t_imgimg() {
     section=imgimg
     make_ext i1.img src || { bad "mke2fs failed"; return; }
@@ -842,7 +862,7 @@ EOF2
 
 mkdir -p src
 make_tree src
-sections=${*:-split usage errors extread extwrite imgimg fat part json corrupt tar shell}
+sections=${*:-split usage errors extread extwrite faults imgimg fat part json corrupt tar shell}
 for s in $sections; do
     "t_$s"
 done

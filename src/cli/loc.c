@@ -286,7 +286,11 @@ int cli_mount_all(void)
             failed = 1;
             continue;
         }
-        r = uvfs_mount(img->ctx, img->spec, "/", NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY, NULL);
+        /* UVFS_MOUNT_OPTIONS: mount options for every image ("trace=FILE",
+         * "fault=write:3:EIO", ...), for debugging and for the tests */
+        const char *opts = getenv("UVFS_MOUNT_OPTIONS");
+        r = uvfs_mount(img->ctx, img->spec, "/", NULL, img->rw ? 0 : UVFS_MOUNT_RDONLY,
+                       opts && *opts ? opts : NULL);
         if (r < 0) {
             cli_detail_save();
             cli_err(img->spec, r);
