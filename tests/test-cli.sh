@@ -412,6 +412,10 @@ t_extwrite() {
     touch -d '2019-05-06 07:08:09.123456789' newfile.txt
     chmod 0640 newfile.txt
 
+    printf 'piped\n' | "$UVFS" cp /dev/stdin w.img:/piped >"$T/out" 2>"$T/err"
+    same "cp /dev/stdin (exit)" "$?" 0
+    same "cp /dev/stdin" "$(debugfs -R 'cat /piped' w.img 2>/dev/null)" "piped"
+    same "cp /dev/stdin type" "$(debugfs -R 'stat /piped' w.img 2>/dev/null | grep -o 'Type: [a-z]*')" "Type: regular"
     expect 0 "cp host->image" "$UVFS" cp newfile.txt w.img:/
     same "debugfs cat" "$(debugfs -R 'cat /newfile.txt' w.img 2>/dev/null)" "new file"
     expect 0 "cp -p host->image" "$UVFS" cp -p newfile.txt w.img:/sub/kept.txt

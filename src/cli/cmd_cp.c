@@ -348,7 +348,9 @@ static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src,
             return;
         }
         cli_cp_dir(o, src, &st, dst, depth);
-    } else if (S_ISREG(st.mode)) {
+    } else if (S_ISREG(st.mode) || (!o->rec && !S_ISLNK(st.mode) && !S_ISSOCK(st.mode))) {
+        /* without -r a fifo or device is read like a file, as cp(1) does:
+         * `... | uvfs cp /dev/stdin disk.img:/x` */
         cli_cp_file(o, src, &st, dst);
     } else {
         cli_cp_special(o, src, &st, dst);
@@ -572,7 +574,8 @@ const struct cli_cmd cli_cmd_cp = {
         "\n"
         "  -r, -R   copy directories recursively; symlinks are copied as symlinks,\n"
         "           fifos and device nodes are recreated (mknod), hard links inside\n"
-        "           the copied tree stay hard links\n"
+        "           the copied tree stay hard links (without -r, symlinks are\n"
+        "           followed and fifos and devices are read: cp /dev/stdin IMG:/x)\n"
         "  -p       keep mode, ownership (when root, or inside images) and access and\n"
         "           modification times (with nanoseconds)\n"
         "  -a       same as -r -p\n"
