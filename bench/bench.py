@@ -969,17 +969,22 @@ def run_cells(env, fss, wl_filter, ct_filter):
                         "times": [], "status": "ok", "reason": ""}
                 results.append(cell)
                 reason = c.avail(env, fs)
+                for sk in env.args.skip:
+                    sc, _, sw = sk.partition(":")
+                    if sc.lower() in c.name.lower() and sw in ("", wid):
+                        reason = "skipped (--skip %s)" % sk
                 if reason:
                     cell.update(status="unavailable", reason=reason)
                     log("bench: %s %s %-32s unavailable: %s" % (fs, wid, c.name, reason))
                     continue
-                runs = env.args.runs + (1 if wid in READS else 0)
+                warmup = 1 if wid in READS and not env.args.no_warmup else 0
+                runs = env.args.runs + warmup
                 try:
                     for i in range(runs):
                         if env.args.cold:
                             drop_caches(env)
                         t = getattr(c, meth)(env, fs)
-                        if wid in READS and i == 0:
+                        if warmup and i == 0:
                             continue  # warm-up run: checked, not counted
                         cell["times"].append(t)
                 except Wrong as e:
@@ -1044,7 +1049,7 @@ def markdown(env, results, title):
              "Sizes: big file %d MiB; %d small files of %d bytes in %d directories. "
              "Median of %d runs%s; cache: %s." % (
                  env.big // MiB, env.nfiles, SMALL_SIZE, NDIRS, env.args.runs,
-                 " (reads after one untimed warm-up)" if not env.args.cold else "",
+                 " (reads after one untimed warm-up)" if not (env.args.cold or env.args.no_warmup) else "",
                  "cold (page cache dropped before every run)" if env.args.cold
                  else "warm (image and sources in the page cache; fresh process/mount per run)"),
              ""]
@@ -1168,12 +1173,16 @@ def main():
     g.add_argument("--small", action="store_true", help="4 MiB, 100 files (tests under sanitizers)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per cell (median; default 3)")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before every run (root)")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="no untimed warm-up run before the reads (the test suite, which checks only correctness)")
     ap.add_argument("--build", help="meson build directory (finds src/cli/uvfs and bench/uvfs-bench)")
     ap.add_argument("--uvfs", help="the uvfs CLI (default $UVFS)")
     ap.add_argument("--uvfs-bench", help="bench/uvfs-bench (default: next to the CLI's build)")
     ap.add_argument("--fs", default="ext4,fat", help="filesystems: ext4,fat")
     ap.add_argument("--workloads", help="only these, e.g. W1,W3")
     ap.add_argument("--contestants", help="only contestants whose name contains one of these, e.g. uvfs,kernel")
+    ap.add_argument("--skip", default="",
+                    help="mark these cells unavailable, e.g. e2tools:W4 (CONTESTANT[:WORKLOAD],...)")
     ap.add_argument("--workdir", default="/var/tmp", help="images and written files (a disk, not tmpfs)")
     ap.add_argument("--sinkdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where reads are written (tmpfs)")
@@ -1195,6 +1204,7 @@ def main():
     args.fs = args.fs.split(",")
     args.workloads = set(args.workloads.split(",")) if args.workloads else None
     args.contestants = args.contestants.split(",") if args.contestants else None
+    args.skip = [x for x in args.skip.split(",") if x]
     if args.cold and os.geteuid() != 0:
         ap.error("--cold needs root (drop_caches)")
     find_build(args)
