@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import signal
@@ -304,6 +305,7 @@ def timed(env, cmd, stdout=None):
         with open(script, "w") as f:
             f.write(cmd + "\n")
         argv = ["bash", script]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=out_f, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -316,6 +318,10 @@ def timed(env, cmd, stdout=None):
         if stdout:
             out_f.close()
     t = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time of the command and the children it waited for: immune to a
+    # busy machine, but blind to kernel threads (loop, writeback) and daemons.
+    env.last_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if p.returncode != 0:
         raise Wrong("exit %d: %s" % (p.returncode, se.decode(errors="replace")[-300:].strip()))
     env.last_stderr = se.decode(errors="replace")
@@ -983,19 +989,24 @@ def run_cells(env, fss, wl_filter, ct_filter):
                     for i in range(runs):
                         if env.args.cold:
                             drop_caches(env)
+                        env.last_cpu = None
                         t = getattr(c, meth)(env, fs)
                         if warmup and i == 0:
                             continue  # warm-up run: checked, not counted
                         cell["times"].append(t)
+                        cpu = env.last_cpu if not isinstance(c, FuseBase) else None
+                        cell.setdefault("cpu", []).append(cpu)
                 except Wrong as e:
-                    cell.update(status="WRONG", reason=str(e), times=[])
+                    cell.update(status="WRONG", reason=str(e), times=[], cpu=[])
                 except Exception as e:  # a helper failed: the cell is not correct
-                    cell.update(status="WRONG", reason="%s: %s" % (type(e).__name__, e), times=[])
+                    cell.update(status="WRONG", reason="%s: %s" % (type(e).__name__, e), times=[], cpu=[])
                 finally:
                     if mounted(env.mnt):
                         subprocess.run(["umount", "-l", env.mnt])
                 if cell["status"] == "ok":
                     cell["median"] = statistics.median(cell["times"])
+                    if all(x is not None for x in cell.get("cpu", [None])):
+                        cell["cpu_median"] = statistics.median(cell["cpu"])
                     log("bench: %s %s %-32s %.4f s" % (fs, wid, c.name, cell["median"]))
                 else:
                     log("bench: %s %s %-32s WRONG: %s" % (fs, wid, c.name, cell["reason"]))
@@ -1052,14 +1063,16 @@ def markdown(env, results, title):
                  " (reads after one untimed warm-up)" if not (env.args.cold or env.args.no_warmup) else "",
                  "cold (page cache dropped before every run)" if env.args.cold
                  else "warm (image and sources in the page cache; fresh process/mount per run)"),
-             ""]
+             "", "CPU = median user+system time of the contestant's own processes (not of kernel "
+             "threads such as the loop driver and writeback, nor of FUSE daemons: – there); "
+             "it is what a busy machine does not distort.", ""]
     for fs in ("ext4", "fat"):
         rows = [r for r in results if r["fs"] == fs]
         if not rows:
             continue
         lines += ["### %s%s" % (fs, " (%s)" % getattr(env, "fat_type", "") if fs == "fat" else ""), "",
-                  "| workload | contestant | median | rate | × kernel | × floor | runs |",
-                  "|---|---|---:|---:|---:|---:|---|"]
+                  "| workload | contestant | median | rate | × kernel | × floor | CPU | runs |",
+                  "|---|---|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             if r["status"] == "ok":
                 rate = ""
@@ -1067,13 +1080,14 @@ def markdown(env, results, title):
                     rate = "%.0f MB/s" % r["MB_per_s"]
                 elif "files_per_s" in r:
                     rate = "%.0f files/s" % r["files_per_s"]
-                lines.append("| %s %s | %s | %s | %s | %s | %s | %s |" % (
+                lines.append("| %s %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     r["workload"], r["title"], r["contestant"], fmt_time(r["median"]), rate,
                     fmt_ratio(r.get("x_kernel")), fmt_ratio(r.get("x_floor")),
+                    fmt_time(r["cpu_median"]) if r.get("cpu_median") is not None else "–",
                     " ".join("%.3g" % t for t in r["times"])))
             else:
                 what = "WRONG" if r["status"] == "WRONG" else "unavailable"
-                lines.append("| %s %s | %s | **%s** | | | | %s |" % (
+                lines.append("| %s %s | %s | **%s** | | | | | %s |" % (
                     r["workload"], r["title"], r["contestant"], what,
                     r["reason"].replace("|", "/").replace("\n", " ")[:160]))
         lines.append("")
