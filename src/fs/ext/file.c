@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "blk.h"
 #include "ext.h"
 
 /* Exported by libext2fs but declared only in its private header. */
@@ -35,6 +36,76 @@ static int ext_inline_get(struct ext_sb *es, ext2_ino_t ino, char **out, size_t 
     }
     *out = buf;
     *len = sz;
+    return 0;
+}
+
+/* The fast path for large reads of extent-mapped files: walk the extents
+ * that cover [OFF, OFF+N) and read each run straight from the block device
+ * into BUF (holes and unwritten extents stay zero). *handled is 0 when the
+ * caller should use the ext2_file_t path instead. */
+static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                                void *buf, size_t n, uint64_t off, int *handled)
+{
+    ext2_filsys fs = es->fs;
+    uint64_t bs = fs->blocksize, nblocks = ext2fs_blocks_count(fs->super);
+    ext2_extent_handle_t h = NULL;
+    struct ext2fs_extent ex;
+    errcode_t ec;
+    ssize_t rc = (ssize_t)n;
+
+    *handled = 0;
+    if (!(in->i_flags & EXT4_EXTENTS_FL) || n < 4 * bs || !es->sb.dev) return 0;
+    ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+    if (ec) return 0; /* let the general path report it */
+    uint64_t lstart = off / bs, lend = (off + n - 1) / bs;
+    memset(buf, 0, n);
+    ec = ext2fs_extent_goto2(h, 0, lstart);
+    if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+    if (ec == EXT2_ET_NO_CURRENT_NODE || ec == EXT2_ET_EXTENT_NOT_FOUND) goto done; /* all hole */
+    if (ec) goto fallback;
+    uint64_t last = 0;
+    for (unsigned iter = 0; iter < (1u << 24); iter++) {
+        if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && ex.e_len) {
+            if (ex.e_lblk > lend) break;
+            /* libext2fs's traversal starts over after the last leaf: a leaf
+             * that does not move forward ends the walk (in a valid tree the
+             * leaves are strictly ordered) */
+            if (last && ex.e_lblk < last) break;
+            last = ex.e_lblk + ex.e_len;
+            if (ex.e_pblk >= nblocks || ex.e_len > nblocks - ex.e_pblk) {
+                rc = vfs_detail(-UVFS_ECORRUPT, "inode %u: extent at block %llu points past the end "
+                                "(physical %llu + %u)", ino, (unsigned long long)ex.e_lblk,
+                                (unsigned long long)ex.e_pblk, ex.e_len);
+                goto out;
+            }
+            if (last > lstart && !(ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
+                uint64_t lo = ex.e_lblk > lstart ? ex.e_lblk : lstart;
+                uint64_t hi = last - 1 < lend ? last - 1 : lend;
+                uint64_t bstart = lo * bs > off ? lo * bs : off;
+                uint64_t bend = (hi + 1) * bs < off + n ? (hi + 1) * bs : off + n;
+                uint64_t phys = (ex.e_pblk + (lo - ex.e_lblk)) * bs + (bstart - lo * bs);
+                int r = blk_read(es->sb.dev, (char *)buf + (bstart - off), bend - bstart, phys);
+                if (r < 0) {
+                    rc = vfs_detail(r, "inode %u: reading block %llu", ino,
+                                    (unsigned long long)(phys / bs));
+                    goto out;
+                }
+            }
+        }
+        ec = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex); /* depth-first: index entries too */
+        if (ec == EXT2_ET_EXTENT_NO_NEXT) break;
+        if (ec) {
+            rc = ext_err(ec, "inode %u: extent tree", ino);
+            goto out;
+        }
+    }
+done:
+out:
+    ext2fs_extent_free(h);
+    *handled = 1;
+    return rc;
+fallback:
+    ext2fs_extent_free(h);
     return 0;
 }
 
@@ -66,6 +137,9 @@ ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t o
         free(data);
         return (ssize_t)n;
     }
+    int handled;
+    ssize_t fast = ext_read_extents(es, ino, &in, buf, n, off, &handled);
+    if (handled) return fast;
     ec = ext2fs_file_open2(es->fs, ino, (struct ext2_inode *)&in, 0, &f);
     if (ec) return ext_err(ec, "inode %u: opening", ino);
     ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
