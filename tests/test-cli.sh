@@ -558,6 +558,16 @@ t_faults() {
     UVFS_MOUNT_OPTIONS=trace=$T/trace.txt expect 0 "trace option" "$UVFS" cat fl.img:/hello.txt
     if grep -q lookup "$T/trace.txt"; then ok; else bad "no trace written"; fi
     if e2fsck -fn fl.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after faults"; head -20 "$T/fsck" >&2; fi
+    # a full filesystem
+    mkdir -p emptytree
+    make_ext small.img emptytree 2M || { bad "mke2fs failed"; return; }
+    expect 1 "disk full" "$UVFS" cp src/big.bin small.img:/big.bin
+    err_match '^uvfs: small\.img:/big\.bin: No space left on device'
+    if e2fsck -fn small.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after ENOSPC"; head -20 "$T/fsck" >&2; fi
+    mkfs.fat -C smallfat.img 1024 >/dev/null 2>&1
+    expect 1 "FAT disk full" "$UVFS" cp src/big.bin smallfat.img:/big.bin
+    err_match '^uvfs: smallfat\.img:/big\.bin: No space left on device'
+    if fsck.fat -n smallfat.img >"$T/fsck" 2>&1; then ok; else bad "fsck.fat after ENOSPC"; head -20 "$T/fsck" >&2; fi
 }
 
 t_imgimg() {
