@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "conformance.h"
@@ -437,4 +438,66 @@ T_TEST(ext_feature_policy)
     T_ASSERT(strstr(uvfs_errdetail(), "0x80000000") != NULL);
     T_OK(uvfs_free(ctx));
     free(img);
+}
+
+/* ---- xattrs in every namespace, POSIX ACLs ----------------------------------------- */
+
+T_TEST(ext_xattr_acl)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/x.img", tmp), *kmnt = t_fmt("%s/kmnt", tmp);
+    /* user::rw- user:12345:r-- group::r-- mask::r-- other::r-- (Linux xattr format) */
+    static const unsigned char acl[] = {2, 0, 0, 0,
+                                        1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+                                        2, 0, 4, 0, 0x39, 0x30, 0, 0,
+                                        4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+                                        0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+                                        0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};
+    unsigned char got[256];
+    char big[800];
+    memset(big, 'v', sizeof big);
+
+    ext_mkimg(img, 16, "-t ext4", NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    int fd = uvfs_open(ctx, "/mnt/f", O_WRONLY | O_CREAT, 0644);
+    T_OK(fd);
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_mkdir(ctx, "/mnt/d", 0755));
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "system.posix_acl_access", acl, sizeof acl, 0, 0));
+    T_OK(uvfs_setxattr(ctx, "/mnt/d", "system.posix_acl_default", acl, sizeof acl, 0, 0));
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "user.u", "one", 3, 0, 0));
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "trusted.t", "two", 3, 0, 0));
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "security.s", "three", 5, 0, 0));
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "user.big", big, sizeof big, 0, 0)); /* an xattr block */
+    T_ERR(uvfs_setxattr(ctx, "/mnt/f", "user.u", "x", 1, XATTR_CREATE, 0), -EEXIST);
+    T_ERR(uvfs_setxattr(ctx, "/mnt/f", "user.none", "x", 1, XATTR_REPLACE, 0), -ENODATA);
+    T_OK(uvfs_setxattr(ctx, "/mnt/f", "user.gone", "x", 1, 0, 0));
+    T_OK(uvfs_removexattr(ctx, "/mnt/f", "user.gone", 0));
+    T_ERR(uvfs_removexattr(ctx, "/mnt/f", "user.gone", 0), -ENODATA);
+    T_EQ(uvfs_getxattr(ctx, "/mnt/f", "system.posix_acl_access", got, sizeof got, 0),
+         (long long)sizeof acl);
+    T_MEMEQ(got, acl, sizeof acl);
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn not clean after xattr changes");
+    char *out = t_sh_out("debugfs -R 'ea_list /f' '%s' 2>/dev/null | grep -oE '(user|trusted|security)\\.[a-z]+' | sort | tr '\\n' ' '", img);
+    T_STREQ(out, "security.s trusted.t user.big user.u ");
+    free(out);
+    if (t_sh("mkdir -p '%s' && mount -o loop,ro '%s' '%s' 2>/dev/null", kmnt, img, kmnt) == 0) {
+        char *k = t_sh_out("getfattr -h -e hex -n system.posix_acl_access '%s/f' 2>&1 | grep =; "
+                           "getfattr -h -e hex -n system.posix_acl_default '%s/d' 2>&1 | grep =; "
+                           "getfattr -h -n user.u '%s/f' 2>/dev/null | grep =; "
+                           "getfattr -h -n trusted.t '%s/f' 2>/dev/null | grep =; "
+                           "getfattr -h -n user.big '%s/f' 2>/dev/null | grep = | wc -c",
+                           kmnt, kmnt, kmnt, kmnt, kmnt);
+        t_sh("umount '%s'", kmnt);
+        T_STREQ(k, "system.posix_acl_access=0x0200000001000600ffffffff020004003930000004000400"
+                   "ffffffff10000400ffffffff20000400ffffffff\n"
+                   "system.posix_acl_default=0x0200000001000600ffffffff020004003930000004000400"
+                   "ffffffff10000400ffffffff20000400ffffffff\n"
+                   "user.u=\"one\"\ntrusted.t=\"two\"\n812\n");
+        free(k);
+    }
+    free(img);
+    free(kmnt);
 }

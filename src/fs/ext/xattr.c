@@ -22,6 +22,18 @@ static int ext_xattr_name_ok(const char *name)
            strcmp(name, "system.posix_acl_default") == 0;
 }
 
+/* libext2fs converts on-disk ACLs back with id 0 in the entries that carry
+ * no id (owner, owning group, mask, other); Linux reports those as
+ * ACL_UNDEFINED_ID (0xffffffff). */
+static void ext_acl_fix_ids(const char *name, unsigned char *v, size_t len)
+{
+    if (strncmp(name, "system.posix_acl_", 17) != 0 || len < 4) return;
+    for (size_t off = 4; off + 8 <= len; off += 8) {
+        unsigned tag = v[off] | (unsigned)v[off + 1] << 8;
+        if (tag == 0x01 || tag == 0x04 || tag == 0x10 || tag == 0x20) memset(v + off + 4, 0xff, 4);
+    }
+}
+
 static int ext_xattr_open(struct ext_sb *es, ext2_ino_t ino, struct ext2_xattr_handle **h)
 {
     errcode_t ec = ext2fs_xattrs_open(es->fs, ino, h);
@@ -57,6 +69,7 @@ ssize_t ext_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t s
         rc = -ERANGE;
     else {
         memcpy(buf, val, len);
+        ext_acl_fix_ids(name, buf, len);
         rc = (ssize_t)len;
     }
     if (val) ext2fs_free_mem(&val);
