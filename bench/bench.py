@@ -1136,6 +1136,22 @@ def machine():
     return m
 
 
+def disk(path):
+    """'/dev/vda ext4 (virtio, rotational=1)' for the filesystem holding PATH."""
+    r = subprocess.run(["findmnt", "-n", "-T", path, "-o", "SOURCE,FSTYPE"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    d = r.stdout.decode().split() if r.returncode == 0 else []
+    if not d:
+        return "?"
+    dev = os.path.basename(d[0])
+    rot = "/sys/block/%s/queue/rotational" % dev.rstrip("0123456789") if dev[:2] != "nv" else None
+    extra = ""
+    if rot and os.path.exists(rot):
+        with open(rot) as f:
+            extra = " (rotational=%s)" % f.read().strip()
+    return "%s %s%s" % (d[0], d[1] if len(d) > 1 else "", extra)
+
+
 def run_mode(args, big, nfiles, title):
     env = Env(args, big, nfiles)
     try:
@@ -1228,10 +1244,18 @@ def main():
     mode = "scale" if args.scale else "quick" if args.quick else "small" if args.small else "full"
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     m = machine()
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    m["source"] = r.stdout.decode().strip() or "?"
+    m["workdir_disk"] = disk(args.workdir)
+    m["sink"] = "%s (%s)" % (args.sinkdir, disk(args.sinkdir)) if args.sinkdir else "none"
     out = {"mode": mode, "started": started, "machine": m, "runs": args.runs,
            "cache": "cold" if args.cold else "warm", "uvfs": args.uvfs, "uvfs_bench": args.uvfs_bench}
-    head = "# uvfs benchmark, %s mode, %s\n\nMachine: %s; %s CPUs; %s memory; kernel %s; load %s at start.\n" % (
-        mode, started, m.get("cpu", "?"), m["nproc"], m.get("mem", "?"), m["kernel"], m.get("loadavg", "?"))
+    head = ("# uvfs benchmark, %s mode, %s\n\nMachine: %s; %s CPUs; %s memory; kernel %s; images on %s; "
+            "read sink %s; load %s at start. Source tree: %s; uvfs: %s.\n" % (
+                mode, started, m.get("cpu", "?"), m["nproc"], m.get("mem", "?"), m["kernel"],
+                m["workdir_disk"], m["sink"], m.get("loadavg", "?"), m["source"], args.uvfs))
     if mode == "scale":
         b1, n1 = MODES["quick"]
         env1, r1, md1 = run_mode(args, b1, n1, "1×: %d MiB, %d files" % (b1 // MiB, n1))
