@@ -166,7 +166,8 @@ static void fat_copy_in(struct uvfs *c, const char *host, const char *ns)
 }
 
 /* Compare host tree HOST with namespace tree NS: the same names (exactly),
- * types, sizes, bytes, and (if MTIMES) file modification times. */
+ * types, sizes, bytes, and (if MTIMES) file modification times (MTIMES 2:
+ * directories' too). */
 static void fat_cmp_tree(struct uvfs *c, const char *host, const char *ns, int mtimes)
 {
     size_t nh, nn;
@@ -186,6 +187,10 @@ static void fat_cmp_tree(struct uvfs *c, const char *host, const char *ns, int m
         if (S_ISDIR(st.st_mode)) {
             T_ASSERT(S_ISDIR(us.mode));
             fat_cmp_tree(c, hp, np, mtimes);
+            /* MTIMES 2: directories too (trees written through uvfs) */
+            if (mtimes == 2 && us.mtime.tv_sec != (st.st_mtim.tv_sec & ~(time_t)1))
+                T_FAIL("%s: directory mtime %lld, host %lld", np, (long long)us.mtime.tv_sec,
+                       (long long)st.st_mtim.tv_sec);
         } else {
             if (!S_ISREG(us.mode)) T_FAIL("%s is not a regular file", np);
             if ((uint64_t)st.st_size != us.size)
