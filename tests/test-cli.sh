@@ -817,6 +817,13 @@ with tarfile.open("evil.tar", "w") as t:
     err_match "refusing a name with '\.\.'"
     same "tar-in kept the good entry" "$(debugfs -R 'cat /fromstdin/ok.txt' ti.img 2>/dev/null)" "x"
     if debugfs -R 'ls /' ti.img 2>/dev/null | grep -q evil; then bad "tar-in wrote outside the target"; else ok; fi
+    # broken archives are errors, not crashes
+    head -c 100000 /dev/urandom >junk.tar
+    expect 1 "tar-in random bytes" "$UVFS" tar-in junk.tar ti.img:/fromstdin
+    head -c 20000 src.tar >cut.tar
+    run "$UVFS" tar-in cut.tar ti.img:/fromstdin
+    if [ "$rc" -eq 1 ]; then ok; else bad "tar-in truncated archive: exit $rc"; fi
+    if e2fsck -fn ti.img >"$T/fsck" 2>&1; then ok; else bad "e2fsck after broken archives"; head -20 "$T/fsck" >&2; fi
     # into FAT: what it cannot hold is skipped
     mkdir -p ftar
     make_fat_tree ftar

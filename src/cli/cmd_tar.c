@@ -266,10 +266,12 @@ struct cli_tarin_dir {
  * Returns a malloc'd normalised name, "" for the target itself, or NULL. */
 static char *cli_tarin_name(const char *name)
 {
-    char *n = cli_norm_path(name); /* "/a/b", ".." clamped at the root */
+    char *n, *res;
     const char *p = name;
-    char *res;
 
+    if (!name)
+        return NULL;
+    n = cli_norm_path(name); /* "/a/b", ".." clamped at the root */
     if (!n)
         return NULL;
     /* refuse any ".." component instead of silently clamping it */
@@ -349,9 +351,14 @@ static int cli_tarin_run(int argc, char **argv)
             cli_msg("%s: %s", in, archive_error_string(a));
             break;
         }
-        rel = cli_tarin_name(archive_entry_pathname(e));
+        const char *pathname = archive_entry_pathname(e);
+        if (!pathname) {
+            cli_msg("%s: an entry without a name", in);
+            continue;
+        }
+        rel = cli_tarin_name(pathname);
         if (!rel) {
-            cli_msg("%s: %s: refusing a name with '..'", in, archive_entry_pathname(e));
+            cli_msg("%s: %s: refusing a name with '..'", in, pathname);
             continue;
         }
         if (cli_tarin_loc(&root, rel, &l) < 0) {
