@@ -8,9 +8,9 @@
  * 8.3 aliases follow fatgen103's basis-name algorithm: upper-case; strip
  * spaces and leading periods; characters not allowed in short names
  * (+ , ; = [ ] and every non-ASCII character: short names are written in
- * plain ASCII) become '_' ("lossy"); the base is taken up to the first
- * period, 8 characters at most, the extension from the last period, 3 at
- * most. A name that is a valid 8.3 name as it stands gets no long-name entry
+ * plain ASCII) become '_' ("lossy"); the base is what precedes the last
+ * period (its own periods removed), 8 characters at most, the extension what
+ * follows it, 3 at most. A name that is a valid 8.3 name as it stands gets no long-name entry
  * when its base and extension are each all upper or all lower case (the NT
  * case bits 0x08/0x10 of byte 12 record lower case, as Windows NT and Linux
  * do); otherwise it gets long-name entries, and if the basis is lossy or
@@ -80,7 +80,6 @@ int fat_name_parse(const char *name, struct fat_name *fn)
             lossy = 1;
             continue;
         }
-        if (c == '.') break;
         uint8_t b = fat_short_char(c);
         if (!b) {
             b = '_';
