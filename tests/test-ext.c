@@ -501,3 +501,90 @@ T_TEST(ext_xattr_acl)
     free(img);
     free(kmnt);
 }
+
+/* ---- editing inline-data files made by mke2fs ---------------------------------------- */
+
+T_TEST(ext_inline_edit)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/i.img", tmp), *src = t_fmt("%s/src", tmp), *exp = t_fmt("%s/exp", tmp);
+    T_EQ(t_sh("mkdir -p '%s/d' && printf 'small inline file' > '%s/a' && "
+              "head -c 100 /dev/zero | tr '\\0' 'b' > '%s/b' && printf 'c' > '%s/c' && "
+              "printf xy > '%s/d/e' && for i in 1 2 3 4 5; do : > \"%s/d/f$i\"; done",
+              src, src, src, src, src, src), 0);
+    ext_mkimg(img, 16, "-t ext4 -O inline_data", src);
+    char *flags = t_sh_out("debugfs -R 'stat /a' '%s' 2>/dev/null | grep -o 'Flags: 0x[0-9a-f]*'", img);
+    T_ASSERT(strtoul(flags + 7, NULL, 16) & 0x10000000); /* EXT4_INLINE_DATA_FL */
+    free(flags);
+    struct uvfs *ctx = ext_mount(img, 0);
+    int fd = uvfs_open(ctx, "/mnt/a", O_WRONLY, 0);
+    T_OK(fd);
+    T_EQ(uvfs_pwrite(ctx, fd, "XX", 2, 6), 2);       /* inside */
+    T_EQ(uvfs_pwrite(ctx, fd, "tail", 4, 5000), 4);  /* far past the end */
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_truncate(ctx, "/mnt/b", 10));           /* shrink */
+    T_OK(uvfs_truncate(ctx, "/mnt/c", 70));           /* grow */
+    T_OK(uvfs_rename(ctx, "/mnt/d", "/mnt/d2"));
+    T_OK(uvfs_mkdir(ctx, "/mnt/d2/sub", 0700));       /* grows the inline dir */
+    for (int i = 0; i < 40; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/mnt/d2/many-%02d", i);
+        T_OK(uvfs_mknod(ctx, p, S_IFREG | 0600, 0));
+    }
+    T_OK(uvfs_rename(ctx, "/mnt/d2/sub", "/mnt/sub"));
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn not clean after editing inline files");
+    T_EQ(t_sh("cd '%s' && rm -rf out && mkdir out && debugfs -R 'rdump / out' '%s' >/dev/null 2>&1 && "
+              "printf 'small XXline file' > exp-a && dd if=/dev/zero bs=1 count=0 seek=5000 of=exp-a 2>/dev/null && "
+              "printf tail >> exp-a && cmp exp-a out/a && "
+              "head -c 10 '%s/b' | cmp - out/b && "
+              "{ printf c; head -c 69 /dev/zero; } | cmp - out/c && "
+              "test -d out/sub && test -f out/d2/many-39 && test -f out/d2/f5",
+              tmp, img, src), 0);
+    /* (debugfs dumps untouched inline files padded to 60 bytes: check the
+     * size it records instead) */
+    char *sz = t_sh_out("debugfs -R 'stat /d2/e' '%s' 2>/dev/null | grep -oE 'Size: [0-9]+' | head -1", img);
+    T_STREQ(sz, "Size: 2\n");
+    free(sz);
+    free(img);
+    free(src);
+    free(exp);
+}
+
+/* ---- timestamps outside 1970..2038 and with nanoseconds ------------------------------ */
+
+T_TEST(ext_times)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/t.img", tmp), *kmnt = t_fmt("%s/kmnt", tmp);
+    static const struct timespec when[] = {
+        {-1000000000, 1}, {0, 0}, {2147483647, 999999999}, {3000000000, 123456789}, {15000000000, 5},
+    };
+    ext_mkimg(img, 16, "-t ext4", NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    for (int i = 0; i < 5; i++) {
+        char p[32];
+        struct timespec ts[2] = {when[i], when[i]};
+        struct uvfs_stat st;
+        snprintf(p, sizeof p, "/mnt/t%d", i);
+        T_OK(uvfs_mknod(ctx, p, S_IFREG | 0644, 0));
+        T_OK(uvfs_utimens(ctx, p, ts, 0));
+        T_OK(uvfs_stat(ctx, p, &st));
+        T_EQ(st.mtime.tv_sec, when[i].tv_sec);
+        T_EQ(st.mtime.tv_nsec, when[i].tv_nsec);
+        T_EQ(st.atime.tv_sec, when[i].tv_sec);
+    }
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("e2fsck -fn not clean");
+    if (t_sh("mkdir -p '%s' && mount -o loop,ro '%s' '%s' 2>/dev/null", kmnt, img, kmnt) == 0) {
+        char *k = t_sh_out("cd '%s' && stat -c '%%Y.%%y' t0 t1 t2 t3 t4 | sed 's/\\..* \\([0-9:]*\\)\\.\\([0-9]*\\) .*/ \\2/'", kmnt);
+        t_sh("umount '%s'", kmnt);
+        T_STREQ(k, "-1000000000 000000001\n0 000000000\n2147483647 999999999\n3000000000 123456789\n"
+                   "15000000000 000000005\n");
+        free(k);
+    }
+    free(img);
+    free(kmnt);
+}
