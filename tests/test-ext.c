@@ -588,3 +588,49 @@ T_TEST(ext_times)
     free(img);
     free(kmnt);
 }
+
+/* ---- an ext filesystem in a partition (the io_manager over a block-layer view) ------ */
+
+T_TEST(ext_partition)
+{
+    ext_need_tools();
+    t_need("sfdisk");
+    const char *tmp = t_tmpdir();
+    char *disk = t_fmt("%s/disk.img", tmp), *tree = t_fmt("%s/tree", tmp);
+    char *part = t_fmt("%s/part.img", tmp);
+    ext_gentree(21, tree, "--files 10");
+    /* p1: 1 MiB..9 MiB (filled with a pattern), p2: 9 MiB..73 MiB (ext4) */
+    T_EQ(t_sh("truncate -s 80M '%s' && printf 'label: gpt\\nstart=2048, size=16384\\nstart=18432, size=131072\\n' | "
+              "sfdisk -q '%s' >/dev/null && "
+              "head -c 8M /dev/zero | tr '\\0' 'P' | dd of='%s' bs=1M seek=1 conv=notrunc 2>/dev/null && "
+              "mke2fs -q -F -t ext4 -E offset=%llu -d '%s' '%s' 65536k",
+              disk, disk, disk, 18432ull * 512, tree, disk), 0);
+    char *p1 = t_sh_out("dd if='%s' bs=1M skip=1 count=8 2>/dev/null | sha256sum", disk);
+    struct uvfs *ctx;
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/mnt", 0755));
+    char *src = t_fmt("%s@2", disk);
+    T_OK(uvfs_mount(ctx, src, "/mnt", NULL, 0, NULL));
+    T_EQ(treecmp(ctx, "/mnt", tree, EXT_READ_FLAGS), 0);
+    T_OK(uvfs_mkdir(ctx, "/mnt/added", 0755));
+    int fd = uvfs_open(ctx, "/mnt/added/f", O_WRONLY | O_CREAT, 0644);
+    T_OK(fd);
+    static char buf[300000];
+    memset(buf, 'z', sizeof buf);
+    T_EQ(uvfs_write(ctx, fd, buf, sizeof buf), (long long)sizeof buf);
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+    char *p1after = t_sh_out("dd if='%s' bs=1M skip=1 count=8 2>/dev/null | sha256sum", disk);
+    T_STREQ(p1after, p1); /* the other partition is untouched */
+    T_EQ(t_sh("dd if='%s' of='%s' bs=512 skip=18432 count=131072 2>/dev/null", disk, part), 0);
+    if (ext_fsck(part)) T_FAIL("e2fsck -fn not clean on the partition");
+    char *out = t_sh_out("debugfs -R 'stat /added/f' '%s' 2>/dev/null | grep -oE 'Size: [0-9]+' | head -1", part);
+    T_STREQ(out, "Size: 300000\n");
+    free(out);
+    free(p1);
+    free(p1after);
+    free(src);
+    free(disk);
+    free(tree);
+    free(part);
+}
