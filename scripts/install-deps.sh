@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libext2fs-dev e2fsprogs fdisk
       dosfstools mtools util-linux attr python3
       libfuse3-dev fuse3   # `uvfs mount` (libfuse3 low-level API; fusermount3, /dev/fuse users)
-      libarchive-dev)      # `uvfs tar-in` / `tar-out` (pax archives, read and written by libarchive)
+      libarchive-dev       # `uvfs tar-in` / `tar-out` (pax archives, read and written by libarchive)
+      libedit-dev)         # `uvfs shell`: line editing and history on a terminal
 
 missing=()
 for p in "${pkgs[@]}"; do
