@@ -461,6 +461,9 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
     struct fat_sb *fs = FAT_SB(olddirv->sb);
     struct fat_inode *od = FAT_I(olddirv), *nd = FAT_I(newdirv), *src = FAT_I(srcv);
     struct fat_inode *tgt = targetv ? FAT_I(targetv) : NULL;
+    /* The core never passes src == target (see vfs.h); should it ever (a
+     * change of case only), the entry is rewritten under the new name. */
+    int same = tgt == src;
     struct fat_slot sslot, tslot, nslot;
     uint8_t *saved = NULL;
     struct fat_name *fn = malloc(sizeof *fn);
@@ -479,8 +482,12 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
      * its short name can be reused; they are restored if adding fails */
     uint32_t tn = 0;
     if (tgt) {
-        rc = fat_find_victim(fs, nd, newname, tgt, &tslot);
-        if (rc < 0) goto out;
+        if (same) {
+            tslot = sslot;
+        } else {
+            rc = fat_find_victim(fs, nd, newname, tgt, &tslot);
+            if (rc < 0) goto out;
+        }
         tn = tslot.index - tslot.first + 1;
         saved = malloc((size_t)tn * FAT_DIRENT);
         if (!saved) {
@@ -504,6 +511,8 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
         /* write whatever the target's slots hold now (deleted or reused) */
         rc = fat_dir_write(fs, nd, tslot.first, tn);
         if (rc < 0) goto out;
+    }
+    if (tgt && !same) {
         tgt->nlink = 0;
         tgt->dirty = 0;
         tgt->chg = vfs_now();
@@ -511,7 +520,7 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
     }
     /* od's buffer is nd's when they are the same directory: the slot
      * indices of the source did not move */
-    rc = fat_dir_remove(fs, od, &sslot);
+    if (!same) rc = fat_dir_remove(fs, od, &sslot);
     if (rc < 0) goto out;
     fat_inode_set_pos(fs, src, fat_dir_entry_off(fs, nd, nslot.index));
     src->dirty = 0; /* the new entry was written from the vnode */
