@@ -10,7 +10,7 @@
  *     O_NOFOLLOW, so no symlink is followed anywhere on the way, including a
  *     component swapped for a symlink behind our back (the open fails ELOOP);
  *     without openat2 (ENOSYS, Linux < 5.6) the same is done one component at
- *     a time with openat(O_PATH|O_NOFOLLOW), checking st_dev at each step;
+ *     a time with openat(O_PATH|O_NOFOLLOW), checking each step (below);
  *   - a name inside a directory is then reached with *at(dirfd, name, ...),
  *     one component and AT_SYMLINK_NOFOLLOW / O_NOFOLLOW / O_EXCL;
  *   - operations on the vnode itself use a descriptor of it: the host fd of
@@ -987,12 +987,6 @@ static int hostfs_xattr_path(struct vfs_vnode *vn, char *proc, size_t len, int *
     return fd;
 }
 
-static int hostfs_xattr_err(struct vfs_vnode *vn, int err)
-{
-    (void)vn;
-    return -err;
-}
-
 static ssize_t hostfs_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size)
 {
     char proc[64];
@@ -1001,7 +995,7 @@ static ssize_t hostfs_getxattr(struct vfs_vnode *vn, const char *name, void *buf
     ssize_t r = getxattr(proc, name, buf, size);
     int err = errno;
     hostfs_put_fd(fd, owned);
-    return r < 0 ? hostfs_xattr_err(vn, err) : r;
+    return r < 0 ? -err : r;
 }
 
 static int hostfs_setxattr(struct vfs_vnode *vn, const char *name, const void *value,
@@ -1013,7 +1007,7 @@ static int hostfs_setxattr(struct vfs_vnode *vn, const char *name, const void *v
     int r = setxattr(proc, name, value, size, flags);
     int err = errno;
     hostfs_put_fd(fd, owned);
-    return r < 0 ? hostfs_xattr_err(vn, err) : 0;
+    return r < 0 ? -err : 0;
 }
 
 static ssize_t hostfs_listxattr(struct vfs_vnode *vn, char *buf, size_t size)
@@ -1024,7 +1018,7 @@ static ssize_t hostfs_listxattr(struct vfs_vnode *vn, char *buf, size_t size)
     ssize_t r = listxattr(proc, buf, size);
     int err = errno;
     hostfs_put_fd(fd, owned);
-    return r < 0 ? hostfs_xattr_err(vn, err) : r;
+    return r < 0 ? -err : r;
 }
 
 static int hostfs_removexattr(struct vfs_vnode *vn, const char *name)
@@ -1035,7 +1029,7 @@ static int hostfs_removexattr(struct vfs_vnode *vn, const char *name)
     int r = removexattr(proc, name);
     int err = errno;
     hostfs_put_fd(fd, owned);
-    return r < 0 ? hostfs_xattr_err(vn, err) : 0;
+    return r < 0 ? -err : 0;
 }
 
 static const struct vfs_ops hostfs_ops = {
