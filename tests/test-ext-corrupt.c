@@ -2,7 +2,8 @@
  * test-ext-corrupt.c — 200 seeded corruptions of ext images (bytes flipped in
  * the superblock, group descriptors, bitmaps, inode tables, directory blocks,
  * extent tree blocks, xattr blocks and symlink blocks; the regions are found
- * with dumpe2fs/debugfs by corrupt-ext.py). Each case is mounted read-only and
+ * with dumpe2fs/debugfs by corrupt-ext.py); every 25th case is a truncated
+ * image instead. Each case is mounted read-only and
  * walked completely (readdir, lstat, read every file, readlink, xattrs) in a
  * child process: errors are fine, a crash, a hang or a sanitizer report fails
  * the test and names the case's seed.
@@ -197,8 +198,13 @@ T_TEST(ext_corrupt_200)
             default: data[at] ^= (unsigned char)v; break;
             }
         }
+        size_t size = b->size;
+        if (c % 25 == 24) { /* now and then a truncated image instead */
+            memcpy(data, b->data, b->size);
+            size = 4096 + ext_rand() % (b->size - 4096);
+        }
         FILE *f = fopen(img, "wb");
-        T_ASSERT(f && fwrite(data, 1, b->size, f) == b->size);
+        T_ASSERT(f && fwrite(data, 1, size, f) == size);
         fclose(f);
         free(data);
         fflush(NULL);

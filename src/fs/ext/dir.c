@@ -417,7 +417,7 @@ static int ext_linear_add(struct ext_sb *es, struct vfs_vnode *dir, const char *
     if (rc < 0) return rc;
     if (din.i_flags & (EXT2_INDEX_FL | EXT4_INLINE_DATA_FL)) return 0;
     uint64_t nblocks = EXT2_I_SIZE(&din) / fs->blocksize;
-    if (nblocks == 0 || nblocks > (1u << 24)) return 0;
+    if (nblocks == 0 || nblocks > (1u << 20)) return 0;
     buf = malloc(fs->blocksize);
     if (!buf) return -ENOMEM;
     for (uint64_t i = 0; i < nblocks && !*done; i++) {
