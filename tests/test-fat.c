@@ -670,3 +670,31 @@ T_TEST(fat_inodes_dotdot) { inodes_dotdot(NULL); }
 /* without the dentry cache, ".." is looked up through the driver with the
  * parent not in memory: found by scanning the grandparent */
 T_TEST(fat_inodes_dotdot_nocache) { inodes_dotdot("nocache"); }
+
+/* A volume that was not cleanly unmounted (clean bit of FAT[1] clear) stays
+ * marked after a read-write mount, so that fsck.fat still sees it; a clean
+ * one is clean again after unmounting. */
+T_TEST(fat_dirty_bit_kept)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d);
+    fat_mkimg(img, "-F 16", 20000);
+    uint32_t bps = img_le32(img, 11) & 0xffff, rsvd = img_le32(img, 14) & 0xffff;
+    uint64_t fat1 = (uint64_t)rsvd * bps + 2;
+    /* clear bit 15 of FAT[1] in both FATs (byte 3 of each FAT, bit 7) */
+    uint32_t fatsz = img_le32(img, 22) & 0xffff;
+    for (int k = 0; k < 2; k++)
+        if (t_sh("printf '\\177' | dd of=%s bs=1 seek=%llu conv=notrunc status=none", img,
+                 (unsigned long long)(fat1 + 1 + (uint64_t)k * fatsz * bps)) != 0)
+            T_FAIL("dd");
+    char *out = t_sh_out("fsck.fat -n %s 2>&1", img);
+    if (!strstr(out, "Dirty bit")) T_FAIL("fsck.fat does not see the dirty bit:\n%s", out);
+    struct uvfs *c = fat_mount(img, 0, NULL);
+    put(c, "/f/x", "x");
+    fat_umount(c);
+    out = t_sh_out("fsck.fat -n %s 2>&1", img);
+    if (!strstr(out, "Dirty bit")) T_FAIL("the dirty bit was cleared:\n%s", out);
+    T_EQU(img_le32(img, fat1) & 0xffff, 0x7fff);
+    free(img);
+}
