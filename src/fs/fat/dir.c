@@ -484,6 +484,18 @@ int fat_dir_find_pos(struct fat_sb *fs, struct fat_inode *dir, uint64_t pos, str
 int fat_dir_has_short(struct fat_sb *fs, struct fat_inode *dir, const uint8_t sn[11])
 {
     if (fat_dir_load(fs, dir) < 0) return 1; /* be conservative */
+    if (dir->hidx) { /* the index holds every live short name */
+        uint32_t m = dir->hcap - 1;
+        for (uint32_t k = fat_hash_short(sn) & m, n = 0; dir->hidx[k] != 0 && n <= m;
+             k = (k + 1) & m, n++) {
+            uint64_t v = dir->hidx[k];
+            if (v == FAT_IDX_DEL) continue;
+            uint32_t index = (uint32_t)v - 1;
+            if (index < dir->dnent && memcmp(dir->dbuf + (size_t)index * FAT_DIRENT, sn, 11) == 0)
+                return 1;
+        }
+        return 0;
+    }
     for (uint32_t i = 0; i < dir->dnent; i++) {
         const uint8_t *e = dir->dbuf + (size_t)i * FAT_DIRENT;
         if (e[0] == 0) break;
@@ -567,21 +579,25 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
     uint32_t need = nlfn + 1;
 
     /* find NEED consecutive free entries; everything after a 0 entry is free */
-    uint32_t run = 0, start = 0, i;
-    for (i = 0; i < dir->dnent; i++) {
+    /* every entry below dir->free_hint is in use: start there */
+    uint32_t run = 0, start = 0, i, first_free = dir->dnent;
+    for (i = dir->free_hint < dir->dnent ? dir->free_hint : dir->dnent; i < dir->dnent; i++) {
         const uint8_t *e = dir->dbuf + (size_t)i * FAT_DIRENT;
         if (e[0] == 0) {
             if (run == 0) start = i;
+            if (first_free > i) first_free = i;
             run += dir->dnent - i;
             break;
         }
         if (e[0] == 0xe5) {
             if (run == 0) start = i;
+            if (first_free > i) first_free = i;
             if (++run >= need) break;
         } else {
             run = 0;
         }
     }
+    dir->free_hint = first_free;
     if (run < need) {
         if (fat_dir_is_fixed_root(fs, dir))
             return vfs_detail(-ENOSPC, "FAT: root directory is full (%u entries)", fs->root_entries);
@@ -620,6 +636,7 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
     }
     slot->first = start;
     slot->index = start + nlfn;
+    if (start <= dir->free_hint) dir->free_hint = start + need;
     fat_dir_index_add(dir, slot);
     return 0;
 }
@@ -627,6 +644,7 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
 int fat_dir_remove(struct fat_sb *fs, struct fat_inode *dir, const struct fat_slot *slot)
 {
     fat_dir_index_forget(dir, slot);
+    if (slot->first < dir->free_hint) dir->free_hint = slot->first;
     for (uint32_t k = slot->first; k <= slot->index; k++)
         dir->dbuf[(size_t)k * FAT_DIRENT] = 0xe5;
     return fat_dir_write(fs, dir, slot->first, slot->index - slot->first + 1);

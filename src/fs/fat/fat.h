@@ -98,7 +98,7 @@ struct fat_sb {
      * live ones whose ino is not fat_pos_ino(pos) (renamed or unlinked), and
      * the directories whose entries are loaded (dbuf). */
     struct fat_inode **phash;
-    size_t phash_size;
+    size_t phash_size, phash_count;
     struct fat_inode *moved;
     struct fat_inode *dirs;
     uint64_t next_ino; /* for fresh inos, above every pos-derived one */
@@ -131,12 +131,17 @@ struct fat_inode {
      * step with the disk by every change made through dir.c. */
     uint8_t *dbuf;
     uint32_t dnent;
+    uint32_t free_hint; /* every entry below it is in use */
     /* Name index of a loaded directory (owned): open addressing, values
      * (first slot << 32 | short entry index + 1), 0 empty, ~0 deleted; keyed
      * by a hash of the upper-cased long and short names. hidx NULL: not built
      * (built on the next lookup). */
     uint64_t *hidx;
     uint32_t hcap, hused;
+    /* Numeric tails: the next one to try for a few recent basis names. */
+    uint8_t tail_basis[4][11];
+    uint32_t tail_next[4];
+    unsigned tail_rr;
 };
 
 static inline struct fat_sb *FAT_SB(struct vfs_sb *sb) { return (struct fat_sb *)sb; }

@@ -44,11 +44,32 @@ static struct fat_inode *fat_phash_find(struct fat_sb *fs, uint64_t pos)
     return NULL;
 }
 
+/* Double the table when it holds twice as many vnodes as buckets. */
+static void fat_phash_grow(struct fat_sb *fs)
+{
+    size_t nsize = fs->phash_size * 2;
+    struct fat_inode **nh = calloc(nsize, sizeof *nh);
+    if (!nh) return; /* keep the longer chains */
+    struct fat_inode **old = fs->phash;
+    size_t osize = fs->phash_size;
+    fs->phash = nh;
+    fs->phash_size = nsize;
+    for (size_t i = 0; i < osize; i++)
+        for (struct fat_inode *fi = old[i], *next; fi; fi = next) {
+            next = fi->pnext;
+            size_t s = fat_phash_slot(fs, fi->pos);
+            fi->pnext = nh[s];
+            nh[s] = fi;
+        }
+    free(old);
+}
+
 static void fat_phash_add(struct fat_sb *fs, struct fat_inode *fi)
 {
     size_t s = fat_phash_slot(fs, fi->pos);
     fi->pnext = fs->phash[s];
     fs->phash[s] = fi;
+    if (++fs->phash_count > 2 * fs->phash_size) fat_phash_grow(fs);
 }
 
 static void fat_phash_del(struct fat_sb *fs, struct fat_inode *fi)
@@ -57,6 +78,7 @@ static void fat_phash_del(struct fat_sb *fs, struct fat_inode *fi)
     for (; *pp; pp = &(*pp)->pnext)
         if (*pp == fi) {
             *pp = fi->pnext;
+            fs->phash_count--;
             return;
         }
 }

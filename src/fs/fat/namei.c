@@ -142,32 +142,43 @@ int fat_name_alias(struct fat_sb *fs, struct fat_inode *dir, struct fat_name *fn
     memcpy(base, fn->shortname, 8);
     while (nb > 0 && base[nb - 1] == ' ') nb--;
 
-    /* One pass over the directory marks the tails in use for this basis
-     * ("BASE~N" with the same extension); the smallest free N is taken.
-     * Some N <= entries + 1 is always free. */
-    uint32_t cap = dir->dnent + 2;
-    if (cap > 999999) cap = 999999;
-    uint8_t *used = calloc(cap + 1, 1);
-    if (!used) return -ENOMEM;
-    for (uint32_t i = 0; i < dir->dnent; i++) {
-        const uint8_t *e = dir->dbuf + (size_t)i * FAT_DIRENT;
-        if (e[0] == 0) break;
-        if (e[0] == 0xe5 || (e[11] & 0x3f) == FAT_ATTR_LFN || (e[11] & FAT_ATTR_VOLUME)) continue;
-        if (memcmp(e + 8, fn->shortname + 8, 3) != 0) continue;
-        const uint8_t *t = memchr(e, '~', 8);
-        if (!t || t == e + 7) continue;
-        uint32_t n = 0;
-        int k = (int)(t - e) + 1, tl = 1;
-        for (; k < 8 && e[k] >= '0' && e[k] <= '9'; k++, tl++) n = n * 10 + (e[k] - '0');
-        while (k < 8 && e[k] == ' ') k++;
-        if (k != 8 || n == 0 || n > cap) continue;
-        int keep = nb < 8 - tl ? nb : 8 - tl;
-        if ((int)(t - e) == keep && memcmp(e, base, (size_t)keep) == 0) used[n] = 1;
-    }
+    /* Where to start: a recent basis continues from its last tail (checked
+     * through the name index); otherwise one pass over the directory marks
+     * the tails in use for this basis ("BASE~N" with the same extension) and
+     * the smallest free N is taken (some N <= entries + 1 is free). */
     uint32_t first = 1;
-    while (first <= cap && used[first]) first++;
-    free(used);
-    for (uint32_t n = first; n <= 999999; n++) {
+    int slot = -1;
+    for (int k = 0; k < 4; k++)
+        if (dir->tail_next[k] && memcmp(dir->tail_basis[k], fn->shortname, 11) == 0) slot = k;
+    if (slot >= 0 && dir->hidx) {
+        first = dir->tail_next[slot];
+    } else {
+        uint32_t cap = dir->dnent + 2;
+        if (cap > 999999) cap = 999999;
+        uint8_t *used = calloc(cap + 1, 1);
+        if (!used) return -ENOMEM;
+        for (uint32_t i = 0; i < dir->dnent; i++) {
+            const uint8_t *e = dir->dbuf + (size_t)i * FAT_DIRENT;
+            if (e[0] == 0) break;
+            if (e[0] == 0xe5 || (e[11] & 0x3f) == FAT_ATTR_LFN || (e[11] & FAT_ATTR_VOLUME)) continue;
+            if (memcmp(e + 8, fn->shortname + 8, 3) != 0) continue;
+            const uint8_t *t = memchr(e, '~', 8);
+            if (!t || t == e + 7) continue;
+            uint32_t n = 0;
+            int k = (int)(t - e) + 1, tl = 1;
+            for (; k < 8 && e[k] >= '0' && e[k] <= '9'; k++, tl++) n = n * 10 + (e[k] - '0');
+            while (k < 8 && e[k] == ' ') k++;
+            if (k != 8 || n == 0 || n > cap) continue;
+            int keep = nb < 8 - tl ? nb : 8 - tl;
+            if ((int)(t - e) == keep && memcmp(e, base, (size_t)keep) == 0) used[n] = 1;
+        }
+        while (first <= cap && used[first]) first++;
+        free(used);
+        slot = (int)(dir->tail_rr++ % 4);
+        memcpy(dir->tail_basis[slot], fn->shortname, 11);
+    }
+    if (first < 1 || first > 999999) first = 1;
+    for (uint32_t step = 0, n = first; step < 999999; step++, n = n == 999999 ? 1 : n + 1) {
         char tail[8];
         int tl = snprintf(tail, sizeof tail, "~%u", n);
         int keep = nb < 8 - tl ? nb : 8 - tl;
@@ -177,6 +188,7 @@ int fat_name_alias(struct fat_sb *fs, struct fat_inode *dir, struct fat_name *fn
         memcpy(sn + keep, tail, (size_t)tl);
         memcpy(sn + 8, fn->shortname + 8, 3);
         if (!fat_dir_has_short(fs, dir, sn)) {
+            dir->tail_next[slot] = n + 1;
             memcpy(fn->shortname, sn, 11);
             return 0;
         }
@@ -495,6 +507,7 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
             goto out;
         }
         fat_dir_index_forget(nd, &tslot);
+        if (tslot.first < nd->free_hint) nd->free_hint = tslot.first;
         memcpy(saved, nd->dbuf + (size_t)tslot.first * FAT_DIRENT, (size_t)tn * FAT_DIRENT);
         for (uint32_t k = 0; k < tn; k++) nd->dbuf[(size_t)(tslot.first + k) * FAT_DIRENT] = 0xe5;
     }
