@@ -90,7 +90,12 @@ void tf_mount_start(struct tf_mount *m, const char *mp, const char *const *argv)
     if (!real) T_FAIL("realpath %s: %s", mp, strerror(errno));
     snprintf(m->mp, sizeof m->mp, "%s", real);
     free(real);
-    snprintf(m->log, sizeof m->log, "%s.log", m->mp);
+    /* UVFS_FUSE_LOGDIR keeps the server logs after the test's directory is gone. */
+    const char *logdir = getenv("UVFS_FUSE_LOGDIR");
+    if (logdir && *logdir)
+        snprintf(m->log, sizeof m->log, "%s/uvfs-mount-%ld.log", logdir, (long)getpid());
+    else
+        snprintf(m->log, sizeof m->log, "%s.log", m->mp);
     const char *args[64];
     int n = 0;
     args[n++] = uvfs;

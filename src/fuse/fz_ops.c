@@ -616,8 +616,14 @@ static void fz_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     FZ_BEGIN(fs);
-    ssize_t n = vfs_file_read(fz_fh(fi)->f, buf, size, (uint64_t)off);
+    struct vfs_file *f = fz_fh(fi)->f;
+    ssize_t n = vfs_file_read(f, buf, size, (uint64_t)off);
     FZ_END(fs);
+    if (n > (ssize_t)size) { /* a driver bug; the kernel would refuse the reply */
+        vfs_log(UVFS_LOG_ERROR, "read: inode %llu: %zu bytes at %lld returned %zd",
+                (unsigned long long)f->vn->ino, size, (long long)off, n);
+        n = -EIO;
+    }
     if (n < 0)
         fz_reply_err(req, "read", n);
     else
