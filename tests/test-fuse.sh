@@ -31,6 +31,7 @@ cleanup() {
     for m in "$T"/mnt*; do
         mountpoint -q "$m" 2>/dev/null && { fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m"; }
     done
+    mountpoint -q "$T/rodir" 2>/dev/null && umount -l "$T/rodir"
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -172,6 +173,17 @@ expect 0 "uvfs cat while mounted read-only" "$UVFS" cat ext.img:/hello.txt
 expect 0 "umount" "$UVFS" umount mnt
 if [ "$(sha256sum < ext.img)" = "$sum" ]; then ok; else bad "the image changed under a read-only mount"; fi
 if [ "$(stat -c %y ext.img)" = "$mt" ]; then ok; else bad "the image's mtime changed under a read-only mount"; fi
+
+# An image that cannot be opened for writing is mounted read-only, with a warning.
+mkdir rodir && cp ext.img rodir/
+if mount --bind rodir rodir 2>/dev/null && mount -o remount,ro,bind rodir 2>/dev/null; then
+    expect 0 "mount an image on a read-only filesystem" "$UVFS" mount rodir/ext.img mnt
+    err_match "warning: rodir/ext\.img is not writable.*mounted read-only"
+    check "readable" cmp mnt/dir/blob src/dir/blob
+    check_not "not writable" touch mnt/nope
+    expect 0 "umount" "$UVFS" umount mnt
+    umount rodir
+fi
 
 # ---- the image lock ---------------------------------------------------------------
 section=lock

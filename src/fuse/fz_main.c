@@ -108,6 +108,11 @@ int fz_check_mountpoint(const struct fz_config *cfg)
                "/dev/fuse --cap-add SYS_ADMIN); the user-space tools are in the fuse3 package");
         return -1;
     }
+    if (geteuid() != 0 && access("/dev/fuse", R_OK | W_OK) < 0) {
+        fz_msg("no permission to use /dev/fuse (%s): it is normally mode 0666 (the fuse3 "
+               "package sets that up); ask the administrator, or mount as root", strerror(errno));
+        return -1;
+    }
     if (geteuid() != 0 && !fz_have_prog("fusermount3")) {
         fz_msg("fusermount3 was not found on PATH: install the fuse3 package (needed to mount "
                "without root)");
