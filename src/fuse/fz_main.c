@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fz_int.h"
@@ -171,18 +172,20 @@ static int fz_state_path(const char *canon, char *buf, size_t size)
     return 0;
 }
 
-/* Open and lock (exclusively) the state file at PATH; waits while an earlier
- * server of the same mount point is still finishing. Returns the fd or -1. */
+/* Open and lock (exclusively) the state file at PATH; waits (up to half a
+ * minute) while an earlier server of the same mount point is still
+ * finishing. Returns the fd or -1. */
 static int fz_state_lock(const char *path)
 {
-    for (int tries = 0; tries < 100; tries++) {
+    for (int tries = 0; tries < 3000; tries++) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) return -1;
-        while (flock(fd, LOCK_EX) < 0) {
-            if (errno != EINTR) {
-                close(fd);
-                return -1;
-            }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd);
+            if (errno != EWOULDBLOCK && errno != EINTR) return -1;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
         }
         /* The previous holder may have unlinked it before letting go. */
         struct stat a, b;
