@@ -335,23 +335,31 @@ T_TEST(lock_upgrade_refused_keeps_shared_lock)
 {
     t_need("flock");
     char *path = mkpattern("img", 4096);
-    /* another process holds a shared lock until we write to the pipe */
-    int p[2];
+    /* Another process holds a shared lock until we write to the pipe P; it
+     * says on READY that it holds it. (Polling with flock(1) instead would
+     * race: the probe's own brief exclusive lock can make the child's
+     * non-blocking shared lock fail.) */
+    int p[2], ready[2];
     T_EQ(pipe(p), 0);
+    T_EQ(pipe(ready), 0);
     fflush(NULL);
     pid_t pid = fork();
     T_ASSERT(pid >= 0);
     if (pid == 0) {
         close(p[1]);
+        close(ready[0]);
         struct blk_dev *x = NULL;
         if (blk_open_file(path, 0, &x) < 0) _exit(1);
+        if (write(ready[1], "r", 1) != 1) _exit(3);
         char ch;
         if (read(p[0], &ch, 1) < 0) _exit(2);
         _exit(0);
     }
     close(p[0]);
-    /* wait until the child holds its lock: flock(1) cannot take it exclusively */
-    for (int i = 0; i < 2000 && t_sh("flock -n -x %s true", path) == 0; i++) usleep(1000);
+    close(ready[1]);
+    char ch;
+    T_EQ(read(ready[0], &ch, 1), 1);
+    close(ready[0]);
     struct blk_dev *ro, *rw;
     T_OK(blk_open_file(path, 0, &ro));
     vfs_detail_clear();
