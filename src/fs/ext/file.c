@@ -3,7 +3,10 @@
  *
  * Data moves through libext2fs's ext2_file_t, opened per call (the core
  * serialises calls, and a per-call handle never holds a stale copy of the
- * inode when the same file is open twice). Holes and unwritten extents read
+ * inode when the same file is open twice), except that large reads and
+ * writes of extent-mapped files move whole blocks straight between the
+ * caller's buffer and the block device along the extents (a hole being
+ * written is allocated first with ext2fs_fallocate). Holes and unwritten extents read
  * as zeros. A regular file with inline data is converted to an ordinary
  * (extent or block mapped) file before it is written or truncated; reading
  * inline data, and inline symlinks, is done directly.
@@ -39,31 +42,32 @@ static int ext_inline_get(struct ext_sb *es, ext2_ino_t ino, char **out, size_t 
     return 0;
 }
 
-/* The fast path for large reads of extent-mapped files: walk the extents
- * that cover [OFF, OFF+N) and read each run straight from the block device
- * into BUF (holes and unwritten extents stay zero). *handled is 0 when the
- * caller should use the ext2_file_t path instead. */
-static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
-                                void *buf, size_t n, uint64_t off, int *handled)
+/* Call FN for every piece of a leaf extent of INO that overlaps logical
+ * blocks [LSTART, LEND] (in order): FN(ARG, lo, hi, pblk of lo, uninit).
+ * Returns 0, FN's negative error, a negative error for a broken tree, or 1
+ * when the extent tree cannot be walked here (the caller falls back to the
+ * general path, which reports the problem). */
+typedef int (*ext_piece_fn)(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit);
+
+static int ext_extent_walk(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                           uint64_t lstart, uint64_t lend, ext_piece_fn fn, void *arg)
 {
     ext2_filsys fs = es->fs;
-    uint64_t bs = fs->blocksize, nblocks = ext2fs_blocks_count(fs->super);
+    uint64_t nblocks = ext2fs_blocks_count(fs->super), last = 0;
     ext2_extent_handle_t h = NULL;
     struct ext2fs_extent ex;
     errcode_t ec;
-    ssize_t rc = (ssize_t)n;
+    int rc = 0;
 
-    *handled = 0;
-    if (!(in->i_flags & EXT4_EXTENTS_FL) || n < 4 * bs || !es->sb.dev) return 0;
     ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
-    if (ec) return 0; /* let the general path report it */
-    uint64_t lstart = off / bs, lend = (off + n - 1) / bs;
-    memset(buf, 0, n);
+    if (ec) return 1;
     ec = ext2fs_extent_goto2(h, 0, lstart);
     if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
-    if (ec == EXT2_ET_NO_CURRENT_NODE || ec == EXT2_ET_EXTENT_NOT_FOUND) goto done; /* all hole */
-    if (ec) goto fallback;
-    uint64_t last = 0;
+    if (ec == EXT2_ET_NO_CURRENT_NODE || ec == EXT2_ET_EXTENT_NOT_FOUND) goto out; /* no extents */
+    if (ec) {
+        rc = 1;
+        goto out;
+    }
     for (unsigned iter = 0; iter < (1u << 24); iter++) {
         if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && ex.e_len) {
             if (ex.e_lblk > lend) break;
@@ -78,18 +82,12 @@ static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_i
                                 (unsigned long long)ex.e_pblk, ex.e_len);
                 goto out;
             }
-            if (last > lstart && !(ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
+            if (last > lstart) {
                 uint64_t lo = ex.e_lblk > lstart ? ex.e_lblk : lstart;
                 uint64_t hi = last - 1 < lend ? last - 1 : lend;
-                uint64_t bstart = lo * bs > off ? lo * bs : off;
-                uint64_t bend = (hi + 1) * bs < off + n ? (hi + 1) * bs : off + n;
-                uint64_t phys = (ex.e_pblk + (lo - ex.e_lblk)) * bs + (bstart - lo * bs);
-                int r = blk_read(es->sb.dev, (char *)buf + (bstart - off), bend - bstart, phys);
-                if (r < 0) {
-                    rc = vfs_detail(r, "inode %u: reading block %llu", ino,
-                                    (unsigned long long)(phys / bs));
-                    goto out;
-                }
+                rc = fn(arg, lo, hi, ex.e_pblk + (lo - ex.e_lblk),
+                        (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) != 0);
+                if (rc) goto out;
             }
         }
         ec = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex); /* depth-first: index entries too */
@@ -99,14 +97,123 @@ static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_i
             goto out;
         }
     }
-done:
 out:
     ext2fs_extent_free(h);
-    *handled = 1;
     return rc;
-fallback:
-    ext2fs_extent_free(h);
+}
+
+struct ext_rw {
+    struct ext_sb *es;
+    ext2_ino_t ino;
+    char *buf;           /* the caller's buffer ... */
+    uint64_t off, n;     /* ... covering file bytes [off, off + n) */
+    uint64_t mapped;     /* blocks seen mapped and initialised */
+    int any_mapped, any_uninit;
+    int write;
+};
+
+/* Move the bytes of one piece between the caller's buffer and the device. */
+static int ext_rw_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
+{
+    struct ext_rw *r = arg;
+    uint64_t bs = r->es->fs->blocksize;
+    if (uninit) return 0; /* unwritten: reads as zeros (the write path never gets here) */
+    uint64_t bstart = lo * bs > r->off ? lo * bs : r->off;
+    uint64_t bend = (hi + 1) * bs < r->off + r->n ? (hi + 1) * bs : r->off + r->n;
+    uint64_t phys = pblk * bs + (bstart - lo * bs);
+    int rc = r->write ? blk_write(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys)
+                      : blk_read(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys);
+    if (rc < 0)
+        return vfs_detail(rc, "inode %u: %s block %llu", r->ino, r->write ? "writing" : "reading",
+                          (unsigned long long)(phys / bs));
+    r->mapped += hi - lo + 1;
     return 0;
+}
+
+/* Only note what is mapped. */
+static int ext_probe_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
+{
+    struct ext_rw *r = arg;
+    (void)pblk;
+    r->any_mapped = 1;
+    if (uninit)
+        r->any_uninit = 1;
+    else
+        r->mapped += hi - lo + 1;
+    return 0;
+}
+
+/* The fast path for large reads of extent-mapped files: read each run of
+ * the extents covering [OFF, OFF+N) straight from the block device into BUF
+ * (holes and unwritten extents stay zero). *handled is 0 when the caller
+ * should use the ext2_file_t path instead. */
+static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                                void *buf, size_t n, uint64_t off, int *handled)
+{
+    uint64_t bs = es->fs->blocksize;
+    struct ext_rw r = {.es = es, .ino = ino, .buf = buf, .off = off, .n = n};
+
+    *handled = 0;
+    if (!(in->i_flags & EXT4_EXTENTS_FL) || n < 4 * bs || !es->sb.dev) return 0;
+    memset(buf, 0, n);
+    int rc = ext_extent_walk(es, ino, in, off / bs, (off + n - 1) / bs, ext_rw_piece, &r);
+    if (rc == 1) return 0;
+    *handled = 1;
+    return rc < 0 ? rc : (ssize_t)n;
+}
+
+/* Write whole blocks [B0, B1) of an extent-mapped file straight to the
+ * device: when the range is all hole, it is allocated first with
+ * ext2fs_fallocate (zeroed initialised extents, freed again on failure); when it
+ * is all mapped and initialised, it is overwritten in place. Returns 0, a
+ * negative error, or 1 when the range is mixed (the caller writes it through
+ * ext2_file_t). */
+static int ext_write_blocks(struct ext_sb *es, ext2_ino_t ino, const char *buf, uint64_t b0,
+                            uint64_t b1)
+{
+    ext2_filsys fs = es->fs;
+    uint64_t bs = fs->blocksize;
+    struct ext2_inode_large in;
+    struct ext_rw r = {.es = es, .ino = ino, .buf = (char *)buf, .off = b0 * bs,
+                       .n = (b1 - b0) * bs, .write = 1};
+    int allocated = 0;
+    int rc = ext_read_inode(es, ino, &in);
+
+    if (rc < 0) return rc;
+    rc = ext_extent_walk(es, ino, &in, b0, b1 - 1, ext_probe_piece, &r);
+    if (rc) return rc;
+    if (r.any_uninit || (r.any_mapped && r.mapped != b1 - b0)) return 1;
+    if (!r.any_mapped) {
+        /* libext2fs's fallocate may allocate more than asked (it fills small
+         * gaps next to existing extents), so it zeroes what it allocates;
+         * and it does not undo a half-done allocation, so it is only used
+         * with ample free space (the general path handles ENOSPC). */
+        if (ext2fs_free_blocks_count(fs->super) < 2 * (b1 - b0) + 256) return 1;
+        errcode_t ec = ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_INIT_BEYOND_EOF |
+                                                EXT2_FALLOCATE_ZERO_BLOCKS,
+                                        ino, NULL, ~0ULL, b0, b1 - b0);
+        allocated = 1;
+        if (ec) {
+            rc = ext_err(ec, "inode %u: allocating blocks %llu..%llu", ino,
+                         (unsigned long long)b0, (unsigned long long)(b1 - 1));
+            goto fail;
+        }
+        rc = ext_read_inode(es, ino, &in);
+        if (rc < 0) goto fail;
+    }
+    r.mapped = 0;
+    rc = ext_extent_walk(es, ino, &in, b0, b1 - 1, ext_rw_piece, &r);
+    if (rc == 0 && r.mapped != b1 - b0)
+        rc = vfs_detail(-EIO, "inode %u: blocks %llu..%llu not mapped after allocation", ino,
+                        (unsigned long long)b0, (unsigned long long)(b1 - 1));
+    if (rc == 1) rc = -EIO;
+    if (rc == 0) return 0;
+fail:
+    if (allocated) { /* give the range back: it was a hole */
+        if (ext_read_inode(es, ino, &in) == 0)
+            ext2fs_punch(fs, ino, (struct ext2_inode *)&in, NULL, b0, b1 - 1);
+    }
+    return rc;
 }
 
 ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t off)
@@ -176,15 +283,78 @@ static int ext_uninline(struct ext_sb *es, ext2_ino_t ino)
     return 0;
 }
 
+/* Write N bytes at OFF through libext2fs's ext2_file_t (which allocates
+ * block by block and extends i_size); *done gets the bytes written. */
+static errcode_t ext_write_file(struct ext_sb *es, ext2_ino_t ino, const char *buf, size_t n,
+                                uint64_t off, size_t *done)
+{
+    ext2_file_t f = NULL;
+    errcode_t ec, ec2;
+
+    *done = 0;
+    ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
+    if (ec) return ec;
+    ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
+    while (!ec && *done < n) {
+        unsigned int want = n - *done > (1u << 30) ? (1u << 30) : (unsigned)(n - *done), put = 0;
+        ec = ext2fs_file_write(f, buf + *done, want, &put);
+        *done += put;
+        if (put == 0) break;
+    }
+    ec2 = ext2fs_file_close(f);
+    return ec ? ec : ec2;
+}
+
+/* Large writes to extent-mapped files: the partial first and last blocks go
+ * through ext2_file_t, the whole blocks between straight to the device
+ * (ext_write_blocks). Returns the bytes written (a prefix of BUF) in *done. */
+static int ext_write_big(struct ext_sb *es, ext2_ino_t ino, const char *buf, size_t n,
+                         uint64_t off, size_t *done)
+{
+    uint64_t bs = es->fs->blocksize;
+    uint64_t b0 = (off + bs - 1) / bs, b1 = (off + n) / bs;
+    size_t head = (size_t)(b0 * bs - off), put = 0;
+    struct ext2_inode_large in;
+    errcode_t ec = 0;
+    int rc;
+
+    *done = 0;
+    if (head) {
+        ec = ext_write_file(es, ino, buf, head, off, done);
+        if (ec || *done < head) goto out;
+    }
+    rc = ext_write_blocks(es, ino, buf + head, b0, b1);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* partly mapped: the general path for the rest */
+        ec = ext_write_file(es, ino, buf + head, n - head, off + head, &put);
+        *done += put;
+        goto out;
+    }
+    *done = head + (size_t)((b1 - b0) * bs);
+    rc = ext_read_inode(es, ino, &in);
+    if (rc < 0) return rc;
+    if (EXT2_I_SIZE(&in) < off + *done) {
+        ec = ext2fs_inode_size_set(es->fs, (struct ext2_inode *)&in, off + *done);
+        if (ec) goto out;
+        rc = ext_write_inode(es, ino, &in);
+        if (rc < 0) return rc;
+    }
+    if (*done < n) {
+        ec = ext_write_file(es, ino, buf + *done, n - *done, off + *done, &put);
+        *done += put;
+    }
+out:
+    return ec ? ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off) : 0;
+}
+
 ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uint64_t off)
 {
     struct ext_sb *es = ext_sbv(vn);
     ext2_ino_t ino = ext_ino(vn);
+    uint64_t bs = es->fs->blocksize;
     struct ext2_inode_large in;
-    ext2_file_t f = NULL;
-    errcode_t ec, ec2;
     size_t done = 0;
-    int rc = ext_begin_write(es);
+    int rc = ext_begin_write(es), err = 0;
 
     (void)fh;
     if (rc < 0) return rc;
@@ -193,19 +363,15 @@ ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
     if (off + n < off || off + n > (1ull << 60)) return -EFBIG;
     rc = ext_uninline(es, ino);
     if (rc < 0) return rc;
-    ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
-    if (ec) return ext_err(ec, "inode %u: opening", ino);
-    ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
-    while (!ec && done < n) {
-        unsigned int want = n - done > (1u << 30) ? (1u << 30) : (unsigned)(n - done), put = 0;
-        ec = ext2fs_file_write(f, (const char *)buf + done, want, &put);
-        done += put;
-        if (put == 0) break;
+    rc = ext_read_inode(es, ino, &in);
+    if (rc < 0) return rc;
+    if ((in.i_flags & EXT4_EXTENTS_FL) && es->sb.dev && (off + n) / bs >= (off + bs - 1) / bs + 8) {
+        err = ext_write_big(es, ino, buf, n, off, &done);
+    } else {
+        errcode_t ec = ext_write_file(es, ino, buf, n, off, &done);
+        if (ec) err = ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off);
     }
-    ec2 = ext2fs_file_close(f);
-    if (!ec) ec = ec2;
-    if (ec && done == 0)
-        return ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off);
+    if (done == 0 && err < 0) return err;
     rc = ext_read_inode(es, ino, &in);
     if (rc < 0) return rc;
     ext_inode_set_times(es, &in, EXT_T_MTIME | EXT_T_CTIME, vfs_now());

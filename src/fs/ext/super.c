@@ -20,6 +20,7 @@
  *    read-only mount is allowed with a warning.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,8 +174,25 @@ int ext_begin_write(struct ext_sb *es)
     return 0;
 }
 
+/* libext2fs prints some internal warnings with com_err() (e.g. "Illegal block
+ * number passed to ext2fs_test_block_bitmap" from its range allocator, which
+ * then carries on correctly). The driver reports failures through return
+ * codes and details, so those messages are dropped, or sent to the logger
+ * when UVFS_EXT_DEBUG is set. (The hook is process-wide.) */
+static void ext_com_err_hook(const char *whoami, errcode_t code, const char *fmt, va_list args)
+{
+    char msg[512];
+    if (!getenv("UVFS_EXT_DEBUG")) return;
+    vsnprintf(msg, sizeof msg, fmt ? fmt : "", args);
+    vfs_log(UVFS_LOG_INFO, "libext2fs: %s: %s %s", whoami ? whoami : "", error_message(code), msg);
+}
+
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
-static void ext_init_once(void) { initialize_ext2_error_table(); }
+static void ext_init_once(void)
+{
+    initialize_ext2_error_table();
+    set_com_err_hook(ext_com_err_hook);
+}
 
 static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
                      unsigned flags, struct vfs_sb **out)
