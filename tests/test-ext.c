@@ -634,3 +634,63 @@ T_TEST(ext_partition)
     free(tree);
     free(part);
 }
+
+/* ---- random writes and truncates against an in-memory reference ---------------------- */
+
+static uint64_t ext_wrng;
+static uint64_t ext_wrand(void)
+{
+    ext_wrng ^= ext_wrng << 13;
+    ext_wrng ^= ext_wrng >> 7;
+    ext_wrng ^= ext_wrng << 17;
+    return ext_wrng;
+}
+
+/* Big and small pwrites (whole-block fast path, holes, partly mapped ranges)
+ * and truncates; read back after each step, then e2fsck and debugfs dump. */
+static void ext_write_patterns(const char *opts, unsigned seed)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *img = t_fmt("%s/p.img", tmp), *ref_path = t_fmt("%s/ref", tmp);
+    const size_t max = 4u << 20;
+    unsigned char *ref = calloc(1, max), *got = malloc(max), *buf = malloc(200000);
+    size_t size = 0;
+    ext_wrng = 88172645463325252ull + seed;
+    ext_mkimg(img, 64, opts, NULL);
+    struct uvfs *ctx = ext_mount(img, 0);
+    int fd = uvfs_open(ctx, "/mnt/f", O_RDWR | O_CREAT, 0644);
+    T_OK(fd);
+    for (int op = 0; op < 150; op++) {
+        if (ext_wrand() % 6 == 0) {
+            size_t t = ext_wrand() % 400000;
+            T_OK(uvfs_ftruncate(ctx, fd, (int64_t)t));
+            if (t < size) memset(ref + t, 0, size - t);
+            size = t;
+        }
+        size_t n = ext_wrand() % 150000, off = ext_wrand() % 3 == 0 ? 0 : ext_wrand() % 300000;
+        if (ext_wrand() % 4 == 0) off = ext_wrand() % (3u << 20);
+        for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)ext_wrand();
+        T_EQ(uvfs_pwrite(ctx, fd, buf, n, (int64_t)off), (long long)n);
+        memcpy(ref + off, buf, n);
+        if (off + n > size) size = off + n;
+        T_EQ(uvfs_pread(ctx, fd, got, max, 0), (long long)size);
+        if (memcmp(got, ref, size) != 0) T_FAIL("%s seed %u: contents wrong after op %d", opts, seed, op);
+    }
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(img)) T_FAIL("%s seed %u: e2fsck -fn not clean", opts, seed);
+    FILE *f = fopen(ref_path, "wb");
+    T_ASSERT(f && fwrite(ref, 1, size, f) == size);
+    fclose(f);
+    T_EQ(t_sh("cd '%s' && debugfs -R 'dump /f dumped' '%s' >/dev/null 2>&1 && cmp dumped ref", tmp, img), 0);
+    free(ref);
+    free(got);
+    free(buf);
+    free(img);
+    free(ref_path);
+}
+
+T_TEST(ext_write_patterns_ext4) { ext_write_patterns("-t ext4", 1); ext_write_patterns("-t ext4", 2); }
+T_TEST(ext_write_patterns_1k) { ext_write_patterns("-t ext4 -b 1024", 3); }
+T_TEST(ext_write_patterns_ext2) { ext_write_patterns("-t ext2", 4); }
