@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -694,3 +695,61 @@ static void ext_write_patterns(const char *opts, unsigned seed)
 T_TEST(ext_write_patterns_ext4) { ext_write_patterns("-t ext4", 1); ext_write_patterns("-t ext4", 2); }
 T_TEST(ext_write_patterns_1k) { ext_write_patterns("-t ext4 -b 1024", 3); }
 T_TEST(ext_write_patterns_ext2) { ext_write_patterns("-t ext2", 4); }
+
+/* ---- several threads on two ext mounts of one context ---------------------------------- */
+
+struct ext_thr {
+    struct uvfs *ctx;
+    const char *dir;
+    int id, failed;
+};
+
+static void *ext_thr_main(void *arg)
+{
+    struct ext_thr *t = arg;
+    char p[128], buf[10000], got[10000];
+    for (int i = 0; i < 150 && !t->failed; i++) {
+        snprintf(p, sizeof p, "%s/t%d-%d", t->dir, t->id, i);
+        memset(buf, 'a' + (i + t->id) % 26, sizeof buf);
+        int fd = uvfs_open(t->ctx, p, O_RDWR | O_CREAT | O_EXCL, 0644);
+        if (fd < 0 || uvfs_write(t->ctx, fd, buf, sizeof buf) != (ssize_t)sizeof buf ||
+            uvfs_pread(t->ctx, fd, got, sizeof got, 0) != (ssize_t)sizeof got ||
+            memcmp(buf, got, sizeof buf) != 0 || uvfs_close(t->ctx, fd) < 0) {
+            t->failed = 1;
+            break;
+        }
+        if (i % 2 && uvfs_unlink(t->ctx, p) < 0) t->failed = 1;
+    }
+    return NULL;
+}
+
+T_TEST(ext_threads)
+{
+    ext_need_tools();
+    const char *tmp = t_tmpdir();
+    char *a = t_fmt("%s/a.img", tmp), *b = t_fmt("%s/b.img", tmp);
+    ext_mkimg(a, 32, "-t ext4", NULL);
+    ext_mkimg(b, 32, "-t ext2", NULL);
+    struct uvfs *ctx;
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/a", 0755));
+    T_OK(uvfs_mkdir(ctx, "/b", 0755));
+    T_OK(uvfs_mount(ctx, a, "/a", "ext4", 0, NULL));
+    T_OK(uvfs_mount(ctx, b, "/b", "ext2", 0, NULL));
+    pthread_t th[4];
+    struct ext_thr ts[4];
+    for (int i = 0; i < 4; i++) {
+        ts[i] = (struct ext_thr){ctx, i < 2 ? "/a" : "/b", i, 0};
+        T_ASSERT(pthread_create(&th[i], NULL, ext_thr_main, &ts[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        if (ts[i].failed) T_FAIL("thread %d failed: %s", i, uvfs_errdetail());
+    T_OK(uvfs_free(ctx));
+    if (ext_fsck(a) || ext_fsck(b)) T_FAIL("e2fsck -fn not clean after the threads");
+    char *n = t_sh_out("debugfs -R 'ls /' '%s' 2>/dev/null | tr -s ' ' '\\n' | grep -c '^t[0-9]-'", a);
+    T_EQ(atoi(n), 150); /* 2 threads x 75 files kept */
+    free(n);
+    free(a);
+    free(b);
+}
