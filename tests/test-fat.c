@@ -711,3 +711,24 @@ T_TEST(fat_dirty_bit_kept)
     T_EQU(img_le32(img, fat1) & 0xffff, 0x7fff);
     free(img);
 }
+
+/* A wrong FSInfo free count (fsck.fat complains) is corrected by a
+ * read-write mount, even one that changes nothing; a read-only mount leaves
+ * it alone. */
+T_TEST(fat_fsinfo_corrected)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d);
+    fat_mkimg(img, "-F 32 -s 1", 40000);
+    if (t_sh("printf '\\005\\000\\000\\000' | dd of=%s bs=1 seek=1000 conv=notrunc status=none", img))
+        T_FAIL("dd");
+    char *out = t_sh_out("fsck.fat -n %s 2>&1", img);
+    if (!strstr(out, "Free cluster summary wrong")) T_FAIL("fsck.fat does not complain:\n%s", out);
+    fat_umount(fat_mount(img, UVFS_MOUNT_RDONLY, NULL));
+    T_EQU(img_le32(img, 1000), 5);
+    fat_umount(fat_mount(img, 0, NULL));
+    fat_fsck(img);
+    T_EQU(img_le32(img, 1000), (uint64_t)fsck_free(img));
+    free(img);
+}

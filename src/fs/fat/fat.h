@@ -80,6 +80,7 @@ struct fat_sb {
     uint64_t data_off;     /* byte offset of cluster 2 */
     uint32_t nclusters;    /* data clusters; valid ones are 2..nclusters+1 */
     uint32_t fsinfo_sector; /* 0: none (or invalid) */
+    int fsinfo_stale;       /* its free count disagreed with the FAT at mount */
     int rdonly;
     int was_dirty; /* the clean-shutdown bit was already clear at mount */
 

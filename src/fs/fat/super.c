@@ -156,6 +156,8 @@ static int fat_read_fsinfo(struct fat_sb *fs)
         vfs_log(UVFS_LOG_WARN, "FAT32 FSInfo sector %u has bad signatures; not using it",
                 fs->fsinfo_sector);
         fs->fsinfo_sector = 0;
+    } else if (rc == 0 && fat_le32(s + 488) != fs->free_count) {
+        fs->fsinfo_stale = 1; /* corrected at the next write-back */
     }
     free(s);
     return rc;
@@ -180,9 +182,10 @@ static int fat_write_fsinfo(struct fat_sb *fs)
 int fat_flush_meta(struct fat_sb *fs)
 {
     if (fs->rdonly) return 0;
-    int was = fs->fat_any_dirty;
+    int was = fs->fat_any_dirty || fs->fsinfo_stale;
     int rc = fat_write_fats(fs);
     if (rc == 0 && was) rc = fat_write_fsinfo(fs);
+    if (rc == 0) fs->fsinfo_stale = 0;
     return rc;
 }
 
