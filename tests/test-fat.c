@@ -732,3 +732,55 @@ T_TEST(fat_fsinfo_corrected)
     T_EQU(img_le32(img, 1000), (uint64_t)fsck_free(img));
     free(img);
 }
+
+/* Hidden and system attributes set by mtools survive uvfs writes, renames
+ * and chmods; writes set archive; chmod toggles read-only (mattrib shows). */
+/* The attribute letters mattrib prints for PATH (the text before "::"). */
+static char *mattr(const char *img, const char *path)
+{
+    char *a = t_sh_out("mattrib -i %s '%s'", img, path);
+    char *e = strstr(a, "::");
+    if (!e) T_FAIL("mattrib %s: %s", path, a);
+    *e = 0;
+    return a;
+}
+
+T_TEST(fat_attrs_preserved)
+{
+    fat_need_tools();
+    t_need("mattrib");
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d), *h = t_fmt("%s/h", d);
+    fat_mkimg(img, "-F 16", 20000);
+    FILE *f = fopen(h, "w");
+    fputs("attr", f);
+    fclose(f);
+    if (t_sh("mcopy -i %1$s %2$s ::/hidden.sys && mattrib -i %1$s +h +s -a ::/hidden.sys", img, h))
+        T_FAIL("mtools failed");
+    char *a = mattr(img, "::/hidden.sys");
+    if (!strchr(a, 'H') || !strchr(a, 'S') || strchr(a, 'A') || strchr(a, 'R'))
+        T_FAIL("mattrib before: %s", a);
+    struct uvfs *c = fat_mount(img, 0, NULL);
+    int fd = uvfs_open(c, "/f/hidden.sys", O_WRONLY | O_APPEND, 0);
+    T_OK(fd);
+    T_EQ(uvfs_write(c, fd, "+", 1), 1);
+    T_OK(uvfs_close(c, fd));
+    T_OK(uvfs_rename(c, "/f/hidden.sys", "/f/Still Hidden.sys"));
+    T_OK(uvfs_chmod(c, "/f/Still Hidden.sys", 0444));
+    struct uvfs_stat st;
+    T_OK(uvfs_stat(c, "/f/Still Hidden.sys", &st));
+    T_EQ(st.mode & 0777, 0444);
+    fat_umount(c);
+    fat_fsck(img);
+    a = mattr(img, "::/Still Hidden.sys");
+    if (!strchr(a, 'A') || !strchr(a, 'R') || !strchr(a, 'H') || !strchr(a, 'S'))
+        T_FAIL("mattrib after write, rename, chmod 0444: %s", a);
+    c = fat_mount(img, 0, NULL);
+    T_OK(uvfs_chmod(c, "/f/Still Hidden.sys", 0644));
+    fat_umount(c);
+    a = mattr(img, "::/Still Hidden.sys");
+    if (strchr(a, 'R') || !strchr(a, 'H')) T_FAIL("mattrib after chmod 0644: %s", a);
+    T_STREQ(t_sh_out("mtype -i %s '::/Still Hidden.sys'", img), "attr+");
+    free(img);
+    free(h);
+}
