@@ -784,3 +784,44 @@ T_TEST(fat_attrs_preserved)
     free(img);
     free(h);
 }
+
+/* A long-name chain whose checksum does not match its short entry is
+ * ignored (as Windows and Linux do): the file shows under its 8.3 name. */
+T_TEST(fat_lfn_bad_checksum)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d), *h = t_fmt("%s/h", d);
+    fat_mkimg(img, "-F 16", 20000);
+    FILE *f = fopen(h, "w");
+    fputs("lfn", f);
+    fclose(f);
+    if (t_sh("mcopy -i %s %s '::/A Long Name For Testing.txt'", img, h)) T_FAIL("mcopy failed");
+    uint32_t bps = img_le32(img, 11) & 0xffff, rsvd = img_le32(img, 14) & 0xffff;
+    uint32_t fatsz = img_le32(img, 22) & 0xffff, nfats = img_le32(img, 16) & 0xff;
+    uint64_t root = ((uint64_t)rsvd + (uint64_t)nfats * fatsz) * bps;
+    unsigned char *buf = t_slurp(img, NULL);
+    int n = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned char *e = buf + root + 32 * i;
+        if (e[0] != 0xe5 && e[11] == 0x0f) {
+            if (t_sh("printf '\\%03o' | dd of=%s bs=1 seek=%llu conv=notrunc status=none",
+                     (unsigned)(e[13] ^ 0x5a), img, (unsigned long long)(root + 32 * i + 13)))
+                T_FAIL("dd");
+            n++;
+        }
+    }
+    free(buf);
+    T_ASSERT(n >= 2);
+    struct uvfs *c = fat_mount(img, UVFS_MOUNT_RDONLY, NULL);
+    size_t k;
+    char **names = fat_ns_names(c, "/f", &k);
+    T_EQ(k, 1);
+    T_STREQ(names[0], "ALONGN~1.TXT");
+    T_STREQ(get(c, "/f/alongn~1.txt"), "lfn");
+    T_ERR(uvfs_open(c, "/f/A Long Name For Testing.txt", O_RDONLY, 0), -ENOENT);
+    fat_free_names(names, k);
+    fat_umount(c);
+    free(img);
+    free(h);
+}
