@@ -9,7 +9,8 @@
  * vnode of a position.
  *
  * Attributes: FAT stores no owner or permission bits. Every file shows the
- * mount's uid/gid (options uid=, gid=; default 0) and mode 0777 & ~fmask for
+ * mount's uid/gid (options uid=, gid=; default the process's effective ids,
+ * as Linux shows the mounting user's) and mode 0777 & ~fmask for
  * files (default fmask 0133: 0644) and 0777 & ~dmask for directories (default
  * dmask 0022: 0755). ATTR_RO on a file clears all write bits; chmod without
  * any write bit sets ATTR_RO, with one clears it (other bits are ignored).

@@ -5,13 +5,15 @@
  * FAT[1] cleared while mounted read-write and set again at a clean unmount;
  * sync, statfs, and the driver's tables.
  *
- * Mount options: uid=N, gid=N, umask=OCT, fmask=OCT, dmask=OCT (see inode.c).
+ * Mount options: uid=N, gid=N (default: the process's effective ids),
+ * umask=OCT, fmask=OCT, dmask=OCT (see inode.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "blk.h"
 #include "fat.h"
@@ -20,8 +22,8 @@ static int fat_is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
 static int fat_parse_opts(struct fat_sb *fs, const char *opts)
 {
-    fs->uid = 0;
-    fs->gid = 0;
+    fs->uid = (uint32_t)geteuid(); /* like Linux: the mounting user's */
+    fs->gid = (uint32_t)getegid();
     fs->fmask = 0133;
     fs->dmask = 0022;
     if (!opts || !*opts) return 0;
