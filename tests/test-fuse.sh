@@ -226,6 +226,22 @@ expect 0 "--help" "$UVFS" mount --help
 if grep -q "allow_other" "$T/out" && grep -q -- "--ns SOURCE:/PATH" "$T/out"; then ok; else bad "mount --help lacks options"; fi
 expect 1 "unknown FUSE option" "$UVFS" mount -o no_such_option ext.img mnt
 check_not "nothing mounted after a bad option" mountpoint -q mnt
+# A server that was killed leaves a dead mount: named as such, and `uvfs
+# umount` clears it and says the image may be incomplete.
+"$UVFS" mount -f ext.img mnt 2>/dev/null &
+pid=$!
+if wait_mounted mnt $pid; then
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    expect 1 "mount on a dead mount" "$UVFS" mount ext.img mnt
+    err_match "server has gone.*uvfs umount"
+    expect 1 "umount of a killed server's mount" "$UVFS" umount mnt
+    err_match "ended without finishing \(killed\?\)"
+    check_not "dead mount cleared" mountpoint -q mnt
+else
+    bad "server did not mount"
+fi
+check "image still consistent after a kill without writes" e2fsck -fn ext.img
 # No /dev/fuse: hide it in a private mount namespace.
 if unshare -m true 2>/dev/null; then
     run unshare -m sh -c "mount -t tmpfs none /dev && exec '$UVFS' mount ext.img mnt"

@@ -67,19 +67,24 @@ static int fz_have_prog(const char *prog)
     return 0;
 }
 
+/* Explain why mount point MP cannot be used (errno E). */
+static void fz_mountpoint_err(const char *mp, int e)
+{
+    if (e == ENOENT)
+        fz_msg("mount point %s does not exist (create it first: mkdir %s)", mp, mp);
+    else if (e == ENOTCONN)
+        fz_msg("%s is a FUSE mount whose server has gone; unmount it first "
+               "(uvfs umount %s, or fusermount3 -u %s)", mp, mp, mp);
+    else
+        fz_msg("mount point %s: %s", mp, strerror(e));
+}
+
 int fz_check_mountpoint(const struct fz_config *cfg)
 {
     const char *mp = cfg->mountpoint;
     struct stat st;
     if (stat(mp, &st) < 0) {
-        int e = errno;
-        if (e == ENOENT)
-            fz_msg("mount point %s does not exist (create it first: mkdir %s)", mp, mp);
-        else if (e == ENOTCONN)
-            fz_msg("%s is a FUSE mount whose server has gone; unmount it first "
-                   "(uvfs umount %s, or fusermount3 -u %s)", mp, mp, mp);
-        else
-            fz_msg("mount point %s: %s", mp, strerror(e));
+        fz_mountpoint_err(mp, errno);
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -89,7 +94,7 @@ int fz_check_mountpoint(const struct fz_config *cfg)
     if (!cfg->nonempty) {
         DIR *d = opendir(mp);
         if (!d) {
-            fz_msg("mount point %s: %s", mp, strerror(errno));
+            fz_mountpoint_err(mp, errno);
             return -1;
         }
         struct dirent *de;
