@@ -240,6 +240,11 @@ T_TEST(ext_permissions_nonroot)
     T_EQ(chmod(secret, 0600), 0);
     T_EQ(mkdir(pub, 0777), 0);
     T_EQ(chmod(pub, 0777), 0);
+    /* A set-group-ID directory: new files get its group, new directories the bit. */
+    char *shared = t_fmt("%s/shared", mp);
+    T_EQ(mkdir(shared, 0777), 0);
+    T_EQ(chown(shared, 0, 4242), 0);
+    T_EQ(chmod(shared, 02777), 0);
 
     fflush(NULL);
     pid_t pid = fork();
@@ -253,6 +258,9 @@ T_TEST(ext_permissions_nonroot)
         if (fd < 0) _exit(15);
         close(fd);
         if (mkdir(t_fmt("%s/mydir", pub), 0700) != 0) _exit(16);
+        if ((fd = open(t_fmt("%s/f", shared), O_WRONLY | O_CREAT, 0644)) < 0) _exit(17);
+        close(fd);
+        if (mkdir(t_fmt("%s/d", shared), 0755) != 0) _exit(18);
         _exit(0);
     }
     int st;
@@ -267,6 +275,12 @@ T_TEST(ext_permissions_nonroot)
     T_EQ(s.st_mode & 07777, 0600);
     T_EQ(stat(t_fmt("%s/mydir", pub), &s), 0);
     T_EQ(s.st_uid, 65534);
+    T_EQ(stat(t_fmt("%s/f", shared), &s), 0);
+    T_EQ(s.st_uid, 65534);
+    T_EQ(s.st_gid, 4242);
+    T_EQ(stat(t_fmt("%s/d", shared), &s), 0);
+    T_EQ(s.st_gid, 4242);
+    T_EQ(s.st_mode & 07777, 02755);
     T_EQ(tf_mount_stop(&m, 0), 0);
     T_EQ(t_sh("e2fsck -fn '%s' >/dev/null 2>&1", img), 0);
     char *out = t_sh_out("debugfs -R 'stat /pub/mine' '%s' 2>/dev/null", img);
