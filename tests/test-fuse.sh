@@ -154,6 +154,28 @@ os.execv(sys.argv[1], sys.argv[1:])' "$UVFS" mount -f ext.img mnt 2>"$T/srv.err"
     if grep -qx "before SIG$sig" "$T/out"; then ok; else bad "file written before SIG$sig is not in the image"; fi
 done
 
+# A failing final flush is reported: by the exit status after a signal, and
+# by `uvfs umount` for a server in the background.
+section=flushfail
+expect 0 "mount with a failing sync" "$UVFS" mount -o fault=sync:1:EIO ext.img mnt
+echo x > mnt/ff1
+expect 1 "uvfs umount reports the failed flush" "$UVFS" umount mnt
+err_match "server of mnt failed: writing the images failed: Input/output error"
+check_not "unmounted anyway" mountpoint -q mnt
+"$UVFS" mount -f -o fault=sync:1:EIO ext.img mnt 2>"$T/srv.err" &
+pid=$!
+if wait_mounted mnt $pid; then
+    echo x > mnt/ff2
+    kill -TERM $pid
+    wait $pid
+    st=$?
+    if [ $st -eq 1 ]; then ok; else bad "exit status $st after a failed flush, expected 1"; fi
+    if grep -q "writing the images failed" "$T/srv.err"; then ok; else bad "no message for the failed flush"; fi
+else
+    bad "server did not mount"
+fi
+check_not "unmounted" mountpoint -q mnt
+
 # ---- read-only ------------------------------------------------------------------------
 section=readonly
 sum=$(sha256sum < ext.img)

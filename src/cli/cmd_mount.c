@@ -183,7 +183,8 @@ static int mount_parse_o(const char *arg, struct fz_config *cfg, char **fuse_opt
             }
             cfg->timeout = t;
             continue;
-        } else if (strcmp(o, "trace") == 0 || strncmp(o, "trace=", 6) == 0) {
+        } else if (strcmp(o, "trace") == 0 || strncmp(o, "trace=", 6) == 0 ||
+                   strncmp(o, "fault=", 6) == 0) {
             dst = uopts;
         }
         size_t old = *dst ? strlen(*dst) : 0;
@@ -343,6 +344,8 @@ const struct cli_cmd cli_cmd_mount = {
         "       timeout=SECS    how long the kernel caches names and attributes\n"
         "                       (default 1; uvfs is the only writer, so caching is safe)\n"
         "       trace[=FILE]    log every driver call (to stderr or FILE)\n"
+        "       fault=OPS:NTH:ERRNO[:persist]  make the NTH driver call of OPS fail\n"
+        "                       (testing aid; see uvfs_mount in uvfs.h)\n"
         "       allow_other     let other users in (root, or user_allow_other in\n"
         "                       /etc/fuse.conf); permissions are always checked by the\n"
         "                       kernel as for a disk filesystem (default_permissions)\n"
