@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -150,6 +151,20 @@ T_TEST(ext_inodes_io_times)
     T_MEMEQ(buf, back, 4096);
     close(fd);
 
+    /* A shared writable mapping reaches the image (the kernel writes the
+     * dirty pages back through FUSE). */
+    char *mapped = t_fmt("%s/mapped", mp);
+    fd = open(mapped, O_RDWR | O_CREAT, 0644);
+    T_ASSERT(fd >= 0);
+    T_EQ(ftruncate(fd, 3 * 4096), 0);
+    unsigned char *map = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    T_ASSERT(map != MAP_FAILED);
+    memset(map + 4096, 'M', 4096);
+    memcpy(map + 2 * 4096 + 100, "mapped!", 7);
+    T_EQ(msync(map, 3 * 4096, MS_SYNC), 0);
+    T_EQ(munmap(map, 3 * 4096), 0);
+    close(fd);
+
     /* O_APPEND from two descriptors. */
     int f1 = open(a, O_WRONLY | O_APPEND), f2 = open(a, O_WRONLY | O_APPEND);
     T_ASSERT(f1 >= 0 && f2 >= 0);
@@ -218,6 +233,14 @@ T_TEST(ext_inodes_io_times)
     unsigned char *dumped = t_slurp(t_fmt("%s/big.out", d), &blen);
     T_EQ(blen, n);
     T_MEMEQ(dumped + 8192, back, 4096);
+    free(dumped);
+    T_EQ(t_sh("debugfs -R 'dump /mapped %s/mapped.out' '%s' >/dev/null 2>&1", d, img), 0);
+    dumped = t_slurp(t_fmt("%s/mapped.out", d), &blen);
+    T_EQ(blen, 3 * 4096);
+    T_EQ(dumped[0], 0);
+    T_EQ(dumped[4096], 'M');
+    T_EQ(dumped[8191], 'M');
+    T_MEMEQ(dumped + 2 * 4096 + 100, "mapped!", 7);
     free(dumped);
     free(buf);
     free(back);

@@ -289,6 +289,8 @@ EOF
 dd if=p1.img of=disk.img bs=512 seek=2048 conv=notrunc status=none
 dd if=p2.img of=disk.img bs=512 seek=18432 conv=notrunc status=none
 dd if=p3.img of=disk.img bs=512 seek=67584 conv=notrunc status=none
+expect 1 "a partitioned disk without a partition" "$UVFS" mount disk.img mnt
+err_match "partition table.*choose one"
 # Children given before parents: uvfs mounts parents first.
 expect 0 "mount a namespace" "$UVFS" mount --ns 'disk.img@ESP:/boot/efi' --ns 'disk.img@1:/boot' \
     --ns 'disk.img@root:/' --ns 'memfs:/tmp' mnt
