@@ -284,6 +284,11 @@ static void conf_rename(struct conf *c)
     T_ERR(uvfs_rename(x, P(c, "b"), P(c, "d2")), -EISDIR);
     /* over a non-empty dir: ENOTEMPTY */
     T_ERR(uvfs_rename(x, P(c, "d2"), P(c, "d1")), -ENOTEMPTY);
+    /* Linux checks ancestry before types: a directory onto a file inside
+     * itself is EINVAL, a file onto its own ancestor ENOTEMPTY. */
+    T_ERR(uvfs_rename(x, P(c, "d1"), P(c, "d1/inner/f")), -EINVAL);
+    T_ERR(uvfs_rename(x, P(c, "d1/inner/f"), P(c, "d1")), -ENOTEMPTY);
+    T_ERR(uvfs_rename(x, P(c, "d1/inner/f"), P(c, "d1/inner")), -ENOTEMPTY);
     /* move a directory to another parent: ".." follows */
     T_OK(uvfs_rename(x, P(c, "d1/inner"), P(c, "d2/moved")));
     expect_file(c, "d2/moved/f", "deep");
@@ -373,6 +378,7 @@ static void conf_links(struct conf *c)
         T_ERR(uvfs_link(x, P(c, "t"), P(c, "h")), -EEXIST);
         T_OK(uvfs_mkdir(x, P(c, "ld"), 0755));
         T_ERR(uvfs_link(x, P(c, "ld"), P(c, "ld2")), -EPERM);
+        T_ERR(uvfs_link(x, P(c, "ld"), P(c, "t")), -EEXIST); /* EEXIST first, as Linux */
         T_OK(uvfs_rmdir(x, P(c, "ld")));
         T_OK(uvfs_unlink(x, P(c, "t")));
         expect_file(c, "h", "target");
@@ -489,6 +495,34 @@ static void conf_attrs(struct conf *c)
     T_OK(uvfs_unlink(x, P(c, "m")));
 }
 
+static void conf_setgid(struct conf *c)
+{
+    struct uvfs *x = c->ctx;
+    struct uvfs_stat st;
+    if (c->caps & (CONF_NO_MODE | CONF_NO_CHOWN)) return;
+    /* A set-group-ID directory gives new entries its group and new
+     * subdirectories its set-group-ID bit. */
+    T_OK(uvfs_mkdir(x, P(c, "sg"), 0775));
+    T_OK(uvfs_chown(x, P(c, "sg"), (uint32_t)-1, 4242, 0));
+    T_OK(uvfs_chmod(x, P(c, "sg"), 02775));
+    put_file(c, "sg/f", "x");
+    T_OK(uvfs_stat(x, P(c, "sg/f"), &st));
+    T_EQU(st.gid, 4242);
+    T_OK(uvfs_mkdir(x, P(c, "sg/sub"), 0755));
+    T_OK(uvfs_stat(x, P(c, "sg/sub"), &st));
+    T_EQU(st.gid, 4242);
+    T_ASSERT(st.mode & S_ISGID);
+    if (!(c->caps & CONF_NO_SYMLINK)) {
+        T_OK(uvfs_symlink(x, "f", P(c, "sg/l")));
+        T_OK(uvfs_lstat(x, P(c, "sg/l"), &st));
+        T_EQU(st.gid, 4242);
+        T_OK(uvfs_unlink(x, P(c, "sg/l")));
+    }
+    T_OK(uvfs_rmdir(x, P(c, "sg/sub")));
+    T_OK(uvfs_unlink(x, P(c, "sg/f")));
+    T_OK(uvfs_rmdir(x, P(c, "sg")));
+}
+
 static void conf_case(struct conf *c)
 {
     struct uvfs *x = c->ctx;
@@ -497,6 +531,12 @@ static void conf_case(struct conf *c)
     if (c->caps & CONF_CASELESS) {
         T_OK(uvfs_stat(x, P(c, "mixed"), &st));
         T_ERR(uvfs_open(x, P(c, "MIXED"), O_WRONLY | O_CREAT | O_EXCL, 0644), -EEXIST);
+        /* A rename that only changes the case changes the listed name. */
+        T_OK(uvfs_rename(x, P(c, "MiXeD"), P(c, "mixed")));
+        T_EQ(count_entries(c, ".", (c->caps & CONF_NO_CASE_RENAME) ? "MiXeD" : "mixed"), 1);
+        T_OK(uvfs_rename(x, P(c, "mixed"), P(c, "MiXeD")));
+        T_EQ(count_entries(c, ".", "MiXeD"), 1);
+        expect_file(c, "MIXED", "case");
         T_OK(uvfs_unlink(x, P(c, "mixed")));
         T_ERR(uvfs_stat(x, P(c, "MiXeD"), &st), -ENOENT);
     } else {
@@ -517,6 +557,7 @@ void conformance_run(struct uvfs *ctx, const char *dir, unsigned caps)
     conf_rename(&c);
     conf_links(&c);
     conf_attrs(&c);
+    conf_setgid(&c);
     conf_case(&c);
     /* everything made was removed again */
     T_EQ(count_entries(&c, ".", NULL), 0);

@@ -22,6 +22,9 @@
 #define CONF_NO_MODE 0x40u     /* permission bits are not stored (only the write bit) */
 #define CONF_CASELESS 0x80u    /* names compare case-insensitively (FAT) */
 #define CONF_NO_SPARSE 0x100u  /* no holes: st_blocks grows with size (FAT) */
+#define CONF_NO_CASE_RENAME 0x200u /* with CONF_CASELESS: a rename that only changes
+                                      a name's case is a no-op (through FUSE the
+                                      kernel sees one inode and skips the call) */
 
 void conformance_run(struct uvfs *ctx, const char *dir, unsigned caps);
 

@@ -31,7 +31,7 @@
 
 #define FAT_CAPS                                                                          \
     (CONF_NO_SYMLINK | CONF_NO_HARDLINK | CONF_NO_CHOWN | CONF_NO_XATTR | CONF_NO_MKNOD | \
-     CONF_COARSE_TIME | CONF_NO_MODE | CONF_CASELESS | CONF_NO_SPARSE)
+     CONF_COARSE_TIME | CONF_NO_MODE | CONF_CASELESS | CONF_NO_SPARSE | CONF_NO_CASE_RENAME)
 
 /* Run the conformance suite in MP/dir through hostfs. */
 static void conf_through(const char *mp, unsigned caps)

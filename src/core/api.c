@@ -209,6 +209,8 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
     struct vfs_vnode *dir = w->parent, *vn = NULL;
     struct vfs_sb *sb = dir->sb;
     if (linkto && linkto->sb != sb) return -EXDEV;
+    if (linkto && vfs_is_dir(linkto)) return -EPERM;
+    uint32_t gid = ctx->gid;
     vfs_sb_lock(sb);
     /* The walk let go of the lock: make sure nobody made NAME meanwhile. */
     rc = vfs_lookup_locked(dir, w->name, &vn);
@@ -223,6 +225,13 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
         rc = -EROFS;
         goto out;
     }
+    /* A set-group-ID directory gives new entries its group, and new
+     * subdirectories its set-group-ID bit (as Linux's inode_init_owner). */
+    struct uvfs_stat pst;
+    if (kind != VFS_MK_LINK && vfs_getattr_locked(dir, &pst) == 0 && (pst.mode & S_ISGID)) {
+        gid = pst.gid;
+        if (kind == VFS_MK_DIR) mode |= S_ISGID;
+    }
     struct vfs_call c = {.ino = dir->ino, .name = w->name};
     switch (kind) {
     case VFS_MK_DIR:
@@ -231,7 +240,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             rc = -EROFS;
             break;
         }
-        VFS_DISPATCH(sb, rc, c, sb->ops->mkdir(dir, w->name, mode & 07777, ctx->uid, ctx->gid, &vn));
+        VFS_DISPATCH(sb, rc, c, sb->ops->mkdir(dir, w->name, mode & 07777, ctx->uid, gid, &vn));
         break;
     case VFS_MK_NOD:
         c.op = UVFS_OP_MKNOD;
@@ -241,7 +250,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             break;
         }
         VFS_DISPATCH(sb, rc, c,
-                     sb->ops->mknod(dir, w->name, mode, rdev, ctx->uid, ctx->gid, &vn));
+                     sb->ops->mknod(dir, w->name, mode, rdev, ctx->uid, gid, &vn));
         break;
     case VFS_MK_SYMLINK:
         c.op = UVFS_OP_SYMLINK;
@@ -250,7 +259,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             rc = -ENOTSUP;
             break;
         }
-        VFS_DISPATCH(sb, rc, c, sb->ops->symlink(dir, w->name, target, ctx->uid, ctx->gid, &vn));
+        VFS_DISPATCH(sb, rc, c, sb->ops->symlink(dir, w->name, target, ctx->uid, gid, &vn));
         break;
     case VFS_MK_LINK:
         c.op = UVFS_OP_LINK;
@@ -268,7 +277,6 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
     }
     if (rc < 0) goto out;
     if (rc > 0) rc = 0;
-    if (sb->flags & VFS_SB_CASELESS) vfs_dcache_drop_children(dir, 1);
     vfs_dcache_add(dir, w->name, vn);
     if (out)
         *out = vn;
@@ -333,10 +341,6 @@ int uvfs_link(struct uvfs *ctx, const char *existing, const char *newpath)
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, existing, 0, &src);
     if (rc < 0) goto out;
-    if (vfs_is_dir(src.vn)) {
-        rc = -EPERM;
-        goto out;
-    }
     rc = vfs_walk(ctx, newpath, VFS_WALK_PARENT, &w);
     if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_LINK, 0, 0, NULL, src.vn, NULL);
 out:
@@ -576,24 +580,12 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         goto out;
     }
     int sdir = vfs_is_dir(src);
-    if (!sdir && (a.trailing_slash || b.trailing_slash)) {
-        rc = -ENOTDIR;
-        goto out;
-    }
     if (dst && (flags & RENAME_NOREPLACE)) {
         rc = -EEXIST;
         goto out;
     }
-    if (dst == src) {
-        rc = 0; /* the same file: nothing to do */
-        goto out;
-    }
-    if (dst && sdir && !vfs_is_dir(dst)) {
+    if (!sdir && (a.trailing_slash || b.trailing_slash)) {
         rc = -ENOTDIR;
-        goto out;
-    }
-    if (dst && !sdir && vfs_is_dir(dst)) {
-        rc = -EISDIR;
         goto out;
     }
     vfs_sb_lock(sb);
@@ -601,13 +593,43 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         rc = -EROFS;
         goto out_sb;
     }
-    if (sdir && od != nd) {
-        rc = vfs_is_ancestor_locked(src, nd);
-        if (rc < 0) goto out_sb;
-        if (rc) {
-            rc = -EINVAL;
+    if (od != nd) {
+        /* The source may not become its own descendant ... */
+        if (sdir) {
+            rc = vfs_is_ancestor_locked(src, nd);
+            if (rc < 0) goto out_sb;
+            if (rc) {
+                rc = -EINVAL;
+                goto out_sb;
+            }
+        }
+        /* ... nor replace one of its own ancestors. */
+        if (dst && vfs_is_dir(dst)) {
+            rc = vfs_is_ancestor_locked(dst, od);
+            if (rc < 0) goto out_sb;
+            if (rc) {
+                rc = -ENOTEMPTY;
+                goto out_sb;
+            }
+        }
+    }
+    if (dst == src) {
+        /* The same file: nothing to do -- unless a case-insensitive
+         * filesystem is asked to change the case of a name ("foo" -> "FOO"),
+         * ... */
+        if (!((sb->flags & VFS_SB_CASELESS) && od == nd && strcmp(a.name, b.name) != 0)) {
+            rc = 0;
             goto out_sb;
         }
+        /* ... which the driver does when it is given TARGET == SRC. */
+    }
+    if (dst && sdir && !vfs_is_dir(dst)) {
+        rc = -ENOTDIR;
+        goto out_sb;
+    }
+    if (dst && !sdir && vfs_is_dir(dst)) {
+        rc = -EISDIR;
+        goto out_sb;
     }
     if (dst && vfs_is_dir(dst)) {
         rc = vfs_dir_empty_locked(dst);
@@ -622,11 +644,10 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
     if (rc >= 0) {
         rc = 0;
         vfs_dcache_drop(od, a.name, src);
-        if (dst) {
+        if (dst && dst != src) {
             if (vfs_is_dir(dst)) vfs_dcache_drop_children(dst, 0);
             vfs_dcache_drop(nd, b.name, dst);
         }
-        if (sb->flags & VFS_SB_CASELESS) vfs_dcache_drop_children(nd, 1);
         vfs_dcache_add(nd, b.name, src);
     }
 out_sb:

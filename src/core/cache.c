@@ -108,6 +108,10 @@ void vfs_dcache_add(struct vfs_vnode *dir, const char *name, struct vfs_vnode *v
     uint32_t hash = vfs_dhash(dir, name, len);
     struct vfs_dentry *d = vfs_dfind(dir, name, len, hash);
     if (d) vfs_dentry_kill(sb, d);
+    /* On a case-insensitive filesystem a negative entry for "FOO" would go
+     * stale when "foo" is created; rather than hunting such entries down on
+     * every create, none are kept (the driver answers misses). */
+    if (!vn && (sb->flags & VFS_SB_CASELESS)) return;
     d = malloc(sizeof *d + len + 1);
     if (!d) return; /* a cache: failing to remember is fine */
     d->hash = hash;

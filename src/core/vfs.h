@@ -22,7 +22,8 @@
  *    ancestor of the new parent, type compatibility, an existing target
  *    directory is empty, RENAME_NOREPLACE; the driver moves the entry, replaces
  *    (and unlinks) TARGET if given, and fixes ".." and link counts for a
- *    directory moved to a new parent; src == target never reaches the driver;
+ *    directory moved to a new parent; src == target never reaches the driver
+ *    (except a case-only rename on a VFS_SB_CASELESS sb: TARGET == SRC);
  *  - every mutating op on a read-only superblock is refused with -EROFS;
  *  - O_TRUNC / O_CREAT / O_EXCL / O_APPEND are handled by the core (via
  *    setattr, mknod and the file size);
@@ -141,8 +142,9 @@ struct vfs_ops {
 #define VFS_SB_RDONLY 0x1u  /* refuse every mutating op with -EROFS */
 #define VFS_SB_NOCACHE 0x2u /* no dentry cache: the medium may change behind us (hostfs) */
 #define VFS_SB_CASELESS 0x4u /* names compare case-insensitively (FAT): the dentry
-                                cache then drops a directory's negative entries
-                                whenever a name is added to it */
+                                cache keeps no negative entries, and a rename that
+                                only changes a name's case reaches the driver
+                                with TARGET == SRC */
 
 struct vfs_sb {
     const struct vfs_ops *ops;
