@@ -188,19 +188,6 @@ static int ro_write(struct ro *r, const char *rel, int flags, char *what, size_t
     return 0;
 }
 
-/* Both sides failed, only the order of the checks differs from Linux's
- * (reported to the core's owner): rename of a directory into its own subtree
- * onto a non-directory (Linux: EINVAL first), rename of a non-directory onto
- * one of its own ancestors (Linux: ENOTEMPTY first), link() of a directory
- * to an existing name (Linux: EEXIST first). */
-static int ro_known_deviation(const char *what, int hr, int ur)
-{
-    if (!strncmp(what, "rename(", 7) && hr == -EINVAL && ur == -ENOTDIR) return 1;
-    if (!strncmp(what, "rename(", 7) && hr == -ENOTEMPTY && ur == -EISDIR) return 1;
-    if (!strncmp(what, "link(", 5) && hr == -EEXIST && ur == -EPERM) return 1;
-    return 0;
-}
-
 static int ro_step(struct ro *r, unsigned opno)
 {
     char h[8192], u[8192], h2[8192], u2[8192], what[600];
@@ -289,7 +276,7 @@ static int ro_step(struct ro *r, unsigned opno)
         p = ro_anypath(r);
         /* no set-group-ID: directories would pass it on to new children
          * (BSD group semantics), which uvfs does not model */
-        unsigned mode = ro_below(r, 07777) & ~02000u;
+        unsigned mode = ro_below(r, 07777);
         ro_paths(r, p, h, u, sizeof h);
         snprintf(what, sizeof what, "chmod(%s, 0%o)", p, mode);
         hr = ro_host(chmod(h, mode));
@@ -298,12 +285,6 @@ static int ro_step(struct ro *r, unsigned opno)
     free(p);
     free(q);
     if (shapes && (hr >= 0 || ur >= 0)) r->stale = 1;
-    if (hr != ur && ro_known_deviation(what, hr, ur)) {
-        fprintf(stderr, "randops: note: op %u %s: uvfs gave %s, the host %s (known core "
-                        "deviation in the order of checks; tolerated)\n",
-                opno, what, uvfs_err_name(ur), uvfs_err_name(hr));
-        return 0;
-    }
     if (hr != ur) {
         fprintf(stderr, "randops: op %u %s: uvfs gave %d (%s) %s, the host %d (%s)\n", opno, what,
                 ur, ur < 0 ? uvfs_err_name(ur) : "ok", uvfs_errdetail(), hr,
