@@ -210,7 +210,8 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
     struct vfs_sb *sb = dir->sb;
     if (linkto && linkto->sb != sb) return -EXDEV;
     if (linkto && vfs_is_dir(linkto)) return -EPERM;
-    uint32_t gid = ctx->gid;
+    uint32_t uid, gid;
+    vfs_creds_get(ctx, &uid, &gid);
     vfs_sb_lock(sb);
     /* The walk let go of the lock: make sure nobody made NAME meanwhile. */
     rc = vfs_lookup_locked(dir, w->name, &vn);
@@ -240,7 +241,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             rc = -EROFS;
             break;
         }
-        VFS_DISPATCH(sb, rc, c, sb->ops->mkdir(dir, w->name, mode & 07777, ctx->uid, gid, &vn));
+        VFS_DISPATCH(sb, rc, c, sb->ops->mkdir(dir, w->name, mode & 07777, uid, gid, &vn));
         break;
     case VFS_MK_NOD:
         c.op = UVFS_OP_MKNOD;
@@ -250,7 +251,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             break;
         }
         VFS_DISPATCH(sb, rc, c,
-                     sb->ops->mknod(dir, w->name, mode, rdev, ctx->uid, gid, &vn));
+                     sb->ops->mknod(dir, w->name, mode, rdev, uid, gid, &vn));
         break;
     case VFS_MK_SYMLINK:
         c.op = UVFS_OP_SYMLINK;
@@ -259,7 +260,7 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
             rc = -ENOTSUP;
             break;
         }
-        VFS_DISPATCH(sb, rc, c, sb->ops->symlink(dir, w->name, target, ctx->uid, gid, &vn));
+        VFS_DISPATCH(sb, rc, c, sb->ops->symlink(dir, w->name, target, uid, gid, &vn));
         break;
     case VFS_MK_LINK:
         c.op = UVFS_OP_LINK;

@@ -197,6 +197,12 @@ int vfs_getattr_locked(struct vfs_vnode *vn, struct uvfs_stat *st);
  * (its references are not consumed). */
 void vfs_ns_rdlock(struct uvfs *ctx);
 void vfs_ns_unlock(struct uvfs *ctx);
+/* Owner of the files the calling thread creates: the context's uid/gid (the
+ * process's) unless a front end serving other users (FUSE) set the
+ * requester's around the call with vfs_creds_set / vfs_creds_clear. */
+void vfs_creds_set(uint32_t uid, uint32_t gid);
+void vfs_creds_clear(void);
+void vfs_creds_get(const struct uvfs *ctx, uint32_t *uid, uint32_t *gid);
 /* Look NAME up in DIR as the walk would: mounts crossed, "." and ".." inside
  * the namespace. *out is a new reference. */
 int vfs_ll_lookup(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,

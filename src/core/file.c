@@ -127,12 +127,13 @@ static int vfs_create_file(struct uvfs *ctx, struct vfs_vnode *dir, const char *
     if (rc != -ENOENT) return rc;
     if (vfs_sb_readonly(sb)) return -EROFS;
     if (!sb->ops->mknod) return -EROFS;
-    uint32_t gid = ctx->gid;
+    uint32_t uid, gid;
+    vfs_creds_get(ctx, &uid, &gid);
     struct uvfs_stat pst; /* a set-group-ID directory gives its group */
     if (vfs_getattr_locked(dir, &pst) == 0 && (pst.mode & S_ISGID)) gid = pst.gid;
     struct vfs_call c = {.op = UVFS_OP_MKNOD, .ino = dir->ino, .name = name, .len = S_IFREG};
     VFS_DISPATCH(sb, rc, c,
-                 sb->ops->mknod(dir, name, S_IFREG | (mode & 07777), 0, ctx->uid, gid, &vn));
+                 sb->ops->mknod(dir, name, S_IFREG | (mode & 07777), 0, uid, gid, &vn));
     if (rc < 0) return rc;
     vfs_dcache_add(dir, name, vn);
     *out = vn;

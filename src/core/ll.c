@@ -11,6 +11,26 @@
 
 #include "core.h"
 
+static _Thread_local struct {
+    int set;
+    uint32_t uid, gid;
+} vfs_creds;
+
+void vfs_creds_set(uint32_t uid, uint32_t gid)
+{
+    vfs_creds.set = 1;
+    vfs_creds.uid = uid;
+    vfs_creds.gid = gid;
+}
+
+void vfs_creds_clear(void) { vfs_creds.set = 0; }
+
+void vfs_creds_get(const struct uvfs *ctx, uint32_t *uid, uint32_t *gid)
+{
+    *uid = vfs_creds.set ? vfs_creds.uid : ctx->uid;
+    *gid = vfs_creds.set ? vfs_creds.gid : ctx->gid;
+}
+
 void vfs_ns_rdlock(struct uvfs *ctx) { pthread_rwlock_rdlock(&ctx->ns_lock); }
 void vfs_ns_unlock(struct uvfs *ctx) { pthread_rwlock_unlock(&ctx->ns_lock); }
 

@@ -238,38 +238,12 @@ static int fz_reply_entry(struct fz_fs *fs, fuse_req_t req, struct vfs_vnode *vn
 }
 
 /* New files belong to the calling user, as on a kernel filesystem: the core
- * makes them as the owner of the uvfs process, so change that when the
- * caller is someone else. In a set-group-ID directory the group is the
- * directory's and a new directory inherits the bit (Linux's
- * inode_init_owner). Filesystems without owners (FAT) refuse; that is not
- * an error here. */
-static void fz_set_owner(struct fz_fs *fs, fuse_req_t req, struct vfs_vnode *dir,
-                         struct vfs_vnode *vn)
+ * creates them with the credentials set here (and applies set-group-ID
+ * directories itself). Filesystems without owners (FAT) ignore them. */
+static void fz_creds(fuse_req_t req)
 {
     const struct fuse_ctx *c = fuse_req_ctx(req);
-    struct vfs_setattr sa = {0};
-    struct uvfs_stat st;
-    uint32_t gid = c->gid;
-    if (vfs_getattr(dir, &st) == 0 && (st.mode & S_ISGID)) {
-        gid = st.gid;
-        if ((vn->mode & S_IFMT) == S_IFDIR && vfs_getattr(vn, &st) == 0 && !(st.mode & S_ISGID)) {
-            sa.mask |= VFS_SET_MODE;
-            sa.mode = (st.mode & 07777) | S_ISGID;
-        }
-    }
-    if (c->uid != fs->ctx->uid) {
-        sa.mask |= VFS_SET_UID;
-        sa.uid = c->uid;
-    }
-    if (gid != fs->ctx->gid) {
-        sa.mask |= VFS_SET_GID;
-        sa.gid = gid;
-    }
-    if (!sa.mask) return;
-    int rc = vfs_setattr_vn(vn, &sa);
-    if (rc < 0 && rc != -EPERM && rc != -ENOTSUP && rc != -EROFS)
-        vfs_log(UVFS_LOG_WARN, "inode %llu: cannot give a new file to uid %u gid %u: %s",
-                (unsigned long long)vn->ino, (unsigned)c->uid, (unsigned)gid, uvfs_strerror(rc));
+    vfs_creds_set((uint32_t)c->uid, (uint32_t)c->gid);
 }
 
 static void fz_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -407,8 +381,9 @@ static void fz_make(fuse_req_t req, fuse_ino_t parent, const char *name, enum vf
     struct vfs_walk w;
     FZ_BEGIN(fs);
     int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &w);
+    fz_creds(req);
     if (rc == 0) rc = vfs_make(fs->ctx, &w, kind, mode, rdev, target, linkto, &vn);
-    if (rc == 0 && kind != VFS_MK_LINK) fz_set_owner(fs, req, w.parent, vn);
+    vfs_creds_clear();
     vfs_walk_done(&w);
     if (rc == 0) rc = fz_reply_entry(fs, req, vn, NULL);
     FZ_END(fs);
@@ -593,8 +568,9 @@ static void fz_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     int created = 0;
     FZ_BEGIN(fs);
     int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &w);
+    fz_creds(req);
     if (rc == 0) rc = vfs_create_at(fs->ctx, &w, fi->flags | O_CREAT, mode & 07777, &created);
-    if (rc == 0 && created) fz_set_owner(fs, req, w.parent, w.vn);
+    vfs_creds_clear();
     if (rc == 0) rc = vfs_open_vn(fs->ctx, w.vn, fi->flags, created, &f);
     if (rc == 0 && !(ff = fz_file_add(fs, f))) {
         vfs_file_put(f);
