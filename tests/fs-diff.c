@@ -143,8 +143,6 @@ static long fsdiff_h(long r) { return r < 0 ? -errno : r; }
 static const char *fsdiff_known(struct fsdiff *d, long u, long h)
 {
     if (d->strict || u >= 0 || h >= 0) return NULL;
-    /* link() of a directory: Linux resolves the new name first */
-    if (d->op == OP_LINK && u == -EPERM) return "link: EPERM before the new path's error";
     /* a trailing slash after a symlink or non-directory in the last
      * component of mkdir/symlink/link/unlink/rmdir/rename: Linux does not
      * follow the symlink (EEXIST, ENOTDIR, EISDIR) */
@@ -152,10 +150,6 @@ static const char *fsdiff_known(struct fsdiff *d, long u, long h)
                      d->op == OP_UNLINK || d->op == OP_RMDIR || d->op == OP_RENAME ||
                      d->op == OP_RENAME_NOREPLACE || d->op == OP_CREATE))
         return "trailing slash on the last component";
-    /* rename across an ancestor: Linux's lock_rename "trap" (EINVAL for the
-     * source, ENOTEMPTY for the target) comes before type mismatches */
-    if ((d->op == OP_RENAME || d->op == OP_RENAME_NOREPLACE) && (h == -EINVAL || h == -ENOTEMPTY))
-        return "rename across an ancestor: EINVAL/ENOTEMPTY precedence";
     /* ftruncate of a descriptor not open for writing: Linux says EINVAL */
     if (d->op == OP_FTRUNCATE && u == -EBADF && h == -EINVAL)
         return "ftruncate on a read-only descriptor: EINVAL";
