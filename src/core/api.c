@@ -299,11 +299,11 @@ int uvfs_mkdir(struct uvfs *ctx, const char *path, unsigned mode)
     return rc;
 }
 
-int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint64_t dev)
+int vfs_mknod_mode(unsigned *mode)
 {
-    switch (mode & S_IFMT) {
+    switch (*mode & S_IFMT) {
     case 0:
-        mode |= S_IFREG;
+        *mode |= S_IFREG;
         break;
     case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
         break;
@@ -312,10 +312,18 @@ int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint64_t dev)
     default:
         return -EINVAL;
     }
+    *mode &= S_IFMT | 07777;
+    return 0;
+}
+
+int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint64_t dev)
+{
+    int mrc = vfs_mknod_mode(&mode);
+    if (mrc < 0) return mrc;
     struct vfs_walk w;
     API_BEGIN(ctx);
     int rc = vfs_walk(ctx, path, VFS_WALK_PARENT, &w);
-    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_NOD, mode & (S_IFMT | 07777), dev, NULL, NULL, NULL);
+    if (rc == 0) rc = vfs_make(ctx, &w, VFS_MK_NOD, mode, dev, NULL, NULL, NULL);
     vfs_walk_done(&w);
     API_END(ctx);
     return rc;

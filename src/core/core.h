@@ -213,6 +213,10 @@ enum vfs_mk { VFS_MK_DIR, VFS_MK_NOD, VFS_MK_SYMLINK, VFS_MK_LINK };
 /* Make W->name in W->parent; *out (if not NULL) gets a reference to it. */
 int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mode,
              uint64_t rdev, const char *target, struct vfs_vnode *linkto, struct vfs_vnode **out);
+/* Check and complete a mknod mode (no type: a regular file); -EPERM for a
+ * directory, -EINVAL for an unknown type. Called before the walk, as Linux
+ * reports these first. */
+int vfs_mknod_mode(unsigned *mode);
 int vfs_unlink_at(struct vfs_walk *w);
 int vfs_rmdir_at(struct vfs_walk *w);
 int vfs_rename_at(struct vfs_walk *from, struct vfs_walk *to, unsigned flags);
@@ -225,6 +229,18 @@ int vfs_setxattr_vn(struct vfs_vnode *vn, const char *name, const void *value, s
 ssize_t vfs_listxattr_vn(struct vfs_vnode *vn, char *buf, size_t size);
 int vfs_removexattr_vn(struct vfs_vnode *vn, const char *name);
 int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, void *arg);
+/* One directory entry as a driver reported it; NEXT resumes after it. */
+struct vfs_dirent {
+    uint64_t ino, next;
+    unsigned char type;
+    char name[VFS_NAME_MAX + 1];
+};
+/* Read up to MAX entries of directory VN from COOKIE into ENTS (the driver is
+ * called once, with the sb locked); *N gets how many. Fewer than MAX means
+ * the end was reached. Names a driver reports empty or over 255 bytes are
+ * skipped. */
+int vfs_readdir_batch(struct vfs_vnode *vn, uint64_t cookie, struct vfs_dirent *ents, size_t max,
+                      size_t *n);
 /* Create a regular file for O_CREAT at W (W->vn set on success); *created
  * says whether it is new. */
 int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode, int *created);

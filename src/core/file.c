@@ -460,11 +460,6 @@ int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, v
 /* ---- directories ---- */
 
 #define VFS_DIRBUF 64
-struct vfs_dirbuf_ent {
-    uint64_t ino, next;
-    unsigned char type;
-    char name[VFS_NAME_MAX + 1];
-};
 
 struct uvfs_dir {
     struct uvfs *ctx;
@@ -473,8 +468,8 @@ struct uvfs_dir {
     int state;            /* 0: ".", 1: "..", 2: driver entries */
     uint64_t cookie;      /* resumes after the last entry handed out */
     int eof;
-    int n, i;
-    struct vfs_dirbuf_ent buf[VFS_DIRBUF];
+    size_t n, i;
+    struct vfs_dirent buf[VFS_DIRBUF];
 };
 
 int uvfs_opendir(struct uvfs *ctx, const char *path, struct uvfs_dir **out)
@@ -515,19 +510,33 @@ out:
     return rc;
 }
 
-static int vfs_dir_fill(void *arg, const char *name, size_t namelen, uint64_t ino,
-                        unsigned char dtype, uint64_t next)
+struct vfs_batch {
+    struct vfs_dirent *ents;
+    size_t n, max;
+};
+
+static int vfs_batch_fill(void *arg, const char *name, size_t namelen, uint64_t ino,
+                          unsigned char dtype, uint64_t next)
 {
-    struct uvfs_dir *d = arg;
-    if (d->n >= VFS_DIRBUF) return 1;
+    struct vfs_batch *b = arg;
+    if (b->n >= b->max) return 1;
     if (namelen == 0 || namelen > VFS_NAME_MAX) return 0; /* unrepresentable: skip it */
-    struct vfs_dirbuf_ent *e = &d->buf[d->n++];
+    struct vfs_dirent *e = &b->ents[b->n++];
     memcpy(e->name, name, namelen);
     e->name[namelen] = 0;
     e->ino = ino;
     e->type = dtype;
     e->next = next;
     return 0;
+}
+
+int vfs_readdir_batch(struct vfs_vnode *vn, uint64_t cookie, struct vfs_dirent *ents, size_t max,
+                      size_t *n)
+{
+    struct vfs_batch b = {ents, 0, max};
+    int rc = vfs_readdir_vn(vn, cookie, vfs_batch_fill, &b);
+    *n = b.n;
+    return rc;
 }
 
 int uvfs_readdir(struct uvfs_dir *d, struct uvfs_dirent *ent)
@@ -544,17 +553,13 @@ int uvfs_readdir(struct uvfs_dir *d, struct uvfs_dirent *ent)
     }
     if (d->i >= d->n) {
         if (d->eof) return 0;
-        struct vfs_vnode *vn = d->vn;
-        struct vfs_sb *sb = vn->sb;
-        int rc;
         d->n = d->i = 0;
-        (void)sb;
-        rc = vfs_readdir_vn(vn, d->cookie, vfs_dir_fill, d);
+        int rc = vfs_readdir_batch(d->vn, d->cookie, d->buf, VFS_DIRBUF, &d->n);
         if (rc < 0) return rc;
         if (d->n < VFS_DIRBUF) d->eof = 1;
         if (d->n == 0) return 0;
     }
-    struct vfs_dirbuf_ent *e = &d->buf[d->i++];
+    struct vfs_dirent *e = &d->buf[d->i++];
     ent->ino = e->ino;
     ent->type = e->type;
     memcpy(ent->name, e->name, sizeof ent->name);

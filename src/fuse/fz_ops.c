@@ -392,17 +392,13 @@ static void fz_make(fuse_req_t req, fuse_ino_t parent, const char *name, enum vf
 
 static void fz_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-    switch (mode & S_IFMT) {
-    case 0:
-        mode |= S_IFREG;
-        break;
-    case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-        break;
-    default:
-        fuse_reply_err(req, EINVAL);
+    unsigned m = mode;
+    int rc = vfs_mknod_mode(&m);
+    if (rc < 0) {
+        fz_reply_err(req, "mknod", rc);
         return;
     }
-    fz_make(req, parent, name, VFS_MK_NOD, mode & (S_IFMT | 07777), rdev, NULL, NULL, "mknod");
+    fz_make(req, parent, name, VFS_MK_NOD, m, rdev, NULL, NULL, "mknod");
 }
 
 static void fz_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -734,32 +730,12 @@ static void fz_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     fuse_reply_err(req, 0);
 }
 
-/* Entries gathered from the driver before any of them is looked up (the
- * driver's readdir runs with the superblock locked). */
-struct fz_rdent {
-    uint64_t ino, next;
-    unsigned char type;
-    char name[VFS_NAME_MAX + 1];
-};
+/* Entries are gathered from the driver (vfs_readdir_batch, with the
+ * superblock locked) before any of them is looked up. */
 struct fz_rdbuf {
-    struct fz_rdent *ents;
+    struct vfs_dirent *ents;
     size_t n, max;
 };
-
-static int fz_rd_fill(void *arg, const char *name, size_t namelen, uint64_t ino,
-                      unsigned char dtype, uint64_t next)
-{
-    struct fz_rdbuf *b = arg;
-    if (b->n >= b->max) return 1;
-    if (namelen == 0 || namelen > VFS_NAME_MAX) return 0; /* unrepresentable: skip it */
-    struct fz_rdent *e = &b->ents[b->n++];
-    memcpy(e->name, name, namelen);
-    e->name[namelen] = 0;
-    e->ino = ino;
-    e->type = dtype;
-    e->next = next;
-    return 0;
-}
 
 /*
  * Directory offsets: "." is followed by offset 1, ".." by 2, and a driver
@@ -810,13 +786,13 @@ static void fz_do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_fi
     }
 
     uint64_t cookie = off >= 2 ? (uint64_t)off - 2 : 0;
-    rc = vfs_readdir_vn(d->vn, cookie, fz_rd_fill, &b);
+    rc = vfs_readdir_batch(d->vn, cookie, b.ents, b.max, &b.n);
     if (rc < 0) {
         if (used == 0 && b.n == 0) goto unlock;
         rc = 0; /* return what we have; the next call reports the error */
     }
     for (size_t i = 0; i < b.n; i++) {
-        struct fz_rdent *ent = &b.ents[i];
+        struct vfs_dirent *ent = &b.ents[i];
         if (ent->next > (uint64_t)INT64_MAX - 2) {
             rc = vfs_detail(-EOVERFLOW, "directory inode %llu: readdir cookie %llu too large",
                             (unsigned long long)d->vn->ino, (unsigned long long)ent->next);
