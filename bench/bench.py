@@ -1201,6 +1201,8 @@ def main():
     g.add_argument("--scale", action="store_true",
                    help="quick sizes and 10x (640 MiB, 10 000 files): cost per GiB and per file")
     g.add_argument("--small", action="store_true", help="4 MiB, 100 files (tests under sanitizers)")
+    ap.add_argument("--big-mib", type=int, help="override the big file's size (MiB)")
+    ap.add_argument("--files", type=int, help="override the number of small files")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per cell (median; default 3)")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before every run (root)")
     ap.add_argument("--no-warmup", action="store_true",
@@ -1270,6 +1272,8 @@ def main():
         results = r1 + r10
     else:
         big, n = MODES[mode]
+        big = args.big_mib * MiB if args.big_mib else big
+        n = args.files if args.files else n
         env, results, md1 = run_mode(args, big, n, "%s: %d MiB, %d files" % (mode, big // MiB, n))
         md = head + "\n" + md1
         out["results"] = results
