@@ -108,6 +108,7 @@ struct ext_rw {
     char *buf;           /* the caller's buffer ... */
     uint64_t off, n;     /* ... covering file bytes [off, off + n) */
     uint64_t mapped;     /* blocks seen mapped and initialised */
+    uint64_t filled;     /* reads: every byte of [off, filled) is read or zeroed */
     int any_mapped, any_uninit;
     int write;
 };
@@ -121,12 +122,15 @@ static int ext_rw_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int 
     uint64_t bstart = lo * bs > r->off ? lo * bs : r->off;
     uint64_t bend = (hi + 1) * bs < r->off + r->n ? (hi + 1) * bs : r->off + r->n;
     uint64_t phys = pblk * bs + (bstart - lo * bs);
+    if (!r->write && bstart > r->filled) /* a hole before this run reads as zeros */
+        memset(r->buf + (r->filled - r->off), 0, bstart - r->filled);
     int rc = r->write ? blk_write(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys)
                       : blk_read(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys);
     if (rc < 0)
         return vfs_detail(rc, "inode %u: %s block %llu", r->ino, r->write ? "writing" : "reading",
                           (unsigned long long)(phys / bs));
     r->mapped += hi - lo + 1;
+    if (bend > r->filled) r->filled = bend;
     return 0;
 }
 
@@ -151,15 +155,19 @@ static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_i
                                 void *buf, size_t n, uint64_t off, int *handled)
 {
     uint64_t bs = es->fs->blocksize;
-    struct ext_rw r = {.es = es, .ino = ino, .buf = buf, .off = off, .n = n};
+    struct ext_rw r = {.es = es, .ino = ino, .buf = buf, .off = off, .n = n, .filled = off};
 
     *handled = 0;
     if (!(in->i_flags & EXT4_EXTENTS_FL) || n < 4 * bs || !es->sb.dev) return 0;
-    memset(buf, 0, n);
+    /* Runs are read straight into BUF; only the holes between them (and
+     * unwritten extents, which ext_rw_piece skips) are zeroed, so each byte
+     * is written once. */
     int rc = ext_extent_walk(es, ino, in, off / bs, (off + n - 1) / bs, ext_rw_piece, &r);
     if (rc == 1) return 0;
     *handled = 1;
-    return rc < 0 ? rc : (ssize_t)n;
+    if (rc < 0) return rc;
+    if (r.filled < off + n) memset((char *)buf + (r.filled - off), 0, off + n - r.filled);
+    return (ssize_t)n;
 }
 
 /* Write whole blocks [B0, B1) of an extent-mapped file straight to the
