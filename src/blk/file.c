@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "blk_int.h"
@@ -35,6 +36,7 @@ struct blk_host {
     int lockmode; /* LOCK_SH, LOCK_EX, or 0 where flock is not supported */
     int users;    /* struct blk_file objects using this host */
     pid_t pid;    /* the process that opened it: a forked child does not share */
+    atomic_int dirty; /* written since the last successful flush */
     struct blk_host *next;
 };
 
@@ -75,6 +77,7 @@ static int blk_file_write(struct blk_dev *dev, const void *buf, size_t len, uint
 {
     struct blk_file *f = (struct blk_file *)dev;
     const uint8_t *p = buf;
+    atomic_store(&f->h->dirty, 1); /* before the data, so a racing flush cannot miss it */
     while (len > 0) {
         ssize_t n = pwrite(f->fd, p, len, (off_t)off);
         if (n < 0) {
@@ -96,9 +99,13 @@ static int blk_file_write(struct blk_dev *dev, const void *buf, size_t len, uint
 static int blk_file_flush(struct blk_dev *dev)
 {
     struct blk_file *f = (struct blk_file *)dev;
+    /* Nothing written since the last flush: nothing to make durable (sync
+     * after fsync, unmount after sync cost no system call). */
+    if (!atomic_exchange(&f->h->dirty, 0)) return 0;
     int rc = f->is_bdev ? fsync(f->fd) : fdatasync(f->fd);
     if (rc < 0) {
         int err = -errno;
+        atomic_store(&f->h->dirty, 1);
         return vfs_detail(err, "%s: flush: %s", dev->name, strerror(-err));
     }
     return 0;
@@ -107,6 +114,7 @@ static int blk_file_flush(struct blk_dev *dev)
 static int blk_file_discard(struct blk_dev *dev, uint64_t off, uint64_t len)
 {
     struct blk_file *f = (struct blk_file *)dev;
+    atomic_store(&f->h->dirty, 1);
     if (f->is_bdev) {
         uint64_t range[2] = {off, len};
         if (ioctl(f->fd, BLKDISCARD, range) < 0)
