@@ -5,10 +5,15 @@
  * Large directories get a name index (hash of name -> inode) on their vnode,
  * built once by one pass over the directory and kept up to date by the ops
  * below (the only writers while mounted), so lookups in a 20 000-entry
- * directory do not rescan it. readdir serves from a snapshot taken at cookie
- * 0 (or when the directory changed since); a cookie is the on-disk position
- * of the next entry ((block ordinal << 32) | offset) + 1, so a listing
- * resumed after a change neither repeats nor skips entries that stayed put.
+ * directory do not rescan it. readdir serves a listing from the snapshot
+ * taken when it began (cookie 0), even if the directory changes meanwhile: an
+ * htree leaf split moves entries to other blocks, so re-reading the directory
+ * mid-listing could repeat or skip entries that were there all along. Entries
+ * added or removed during the listing may or may not appear, as POSIX allows.
+ * A cookie is the on-disk position of the next entry ((block ordinal << 32) |
+ * offset) + 1. (Two listings of one directory interleaved with changes share
+ * the vnode's snapshot: the one that started first resumes by position in the
+ * newer snapshot.)
  *
  * Creation never leaves a half-made inode: the inode is written and counted,
  * the entry added (expanding the directory if needed), and if that fails the
@@ -372,7 +377,7 @@ int ext_readdir(struct vfs_vnode *dir, uint64_t cookie, vfs_filldir_fn fill, voi
     struct ext_vnode *ev = ext_vn(dir);
     int rc;
 
-    if (cookie == 0 || !ev->snap || ev->snap->gen != ev->gen) {
+    if (cookie == 0 || !ev->snap) {
         rc = ext_snap_build(es, ev);
         if (rc < 0) return rc;
     }
