@@ -667,8 +667,10 @@ void fsdiff_run(struct uvfs *ctx, const char *nsdir, const char *hostdir, unsign
     d->hbuf = malloc(65536);
     const char *env_nops = getenv("FSDIFF_NOPS"); /* longer runs by hand */
     if (env_nops && atoi(env_nops) > 0) nops = atoi(env_nops);
+    /* Strict by default now that the core follows Linux's order of checks;
+     * FSDIFF_STRICT=0 tolerates the old divergences when bisecting. */
     const char *strict = getenv("FSDIFF_STRICT");
-    d->strict = strict && *strict == '1';
+    d->strict = !(strict && *strict == '0');
     umask(0); /* uvfs applies no umask; the host must not either */
     if (setxattr(hostdir, "user.fsdiff-probe", "1", 1, 0) < 0) d->no_xattr = 1;
     else removexattr(hostdir, "user.fsdiff-probe");

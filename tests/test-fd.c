@@ -85,7 +85,7 @@ T_TEST(flags)
     T_OK(uvfs_fsync(x, fd));
     T_OK(uvfs_close(x, fd));
     fd = uvfs_open(x, "/f", O_RDONLY, 0);
-    T_ERR(uvfs_ftruncate(x, fd, 0), -EBADF);
+    T_ERR(uvfs_ftruncate(x, fd, 0), -EINVAL); /* Linux: not open for writing */
     T_OK(uvfs_close(x, fd));
     T_OK(uvfs_free(x));
 }

@@ -566,7 +566,8 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
     int rc = 0;
     if (flags & ~RENAME_NOREPLACE) return -EINVAL;
     if (!a.parent || !a.name[0] || !b.parent || !b.name[0]) {
-        rc = -EBUSY;
+        /* Linux: a "." or ".." target under RENAME_NOREPLACE is EEXIST */
+        rc = (a.parent && a.name[0] && (flags & RENAME_NOREPLACE)) ? -EEXIST : -EBUSY;
         goto out;
     }
     if (strcmp(a.name, ".") == 0 || strcmp(a.name, "..") == 0 || strcmp(b.name, ".") == 0 ||

@@ -191,9 +191,14 @@ out:
 int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode, int *created)
 {
     *created = 0;
-    if (w->vn) return (flags & O_EXCL) ? -EEXIST : 0;
+    /* Linux's order: a trailing slash after a name, then O_EXCL, then an
+     * existing directory. */
+    if (w->parent && w->trailing_slash) return -EISDIR;
+    if (w->vn) {
+        if (flags & O_EXCL) return -EEXIST;
+        return (w->vn->mode & S_IFMT) == S_IFDIR ? -EISDIR : 0;
+    }
     if (!w->parent) return -EISDIR;
-    if (w->trailing_slash) return -EISDIR;
     vfs_sb_lock(w->parent->sb);
     int rc = vfs_create_file(ctx, w->parent, w->name, mode, &w->vn);
     vfs_sb_unlock(w->parent->sb);
@@ -407,7 +412,7 @@ int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size)
     if (!f) return -EBADF;
     int rc;
     if ((f->flags & O_ACCMODE) == O_RDONLY)
-        rc = -EBADF;
+        rc = -EINVAL; /* Linux: not open for writing */
     else if ((f->vn->mode & S_IFMT) != S_IFREG)
         rc = -EINVAL;
     else {

@@ -157,7 +157,11 @@ int vfs_walk(struct uvfs *ctx, const char *path, unsigned flags, struct vfs_walk
             }
             if (rc < 0) goto fail;
             if (child) vfs_cross_down(ctx, &child);
-            int follow = (flags & VFS_WALK_FOLLOW) || slash;
+            /* As Linux: mkdir/unlink/rmdir/rename/symlink/link act on the
+             * last component itself, even with a trailing slash; only
+             * open(O_CREAT) follows it, and not with a trailing slash (which
+             * it refuses with EISDIR). */
+            int follow = (flags & VFS_WALK_FOLLOW) && !slash;
             if (child && (child->mode & S_IFMT) == S_IFLNK && follow) goto symlink;
             memcpy(w->name, name, len + 1);
             w->parent = cur;
