@@ -57,6 +57,7 @@ T_TEST(crc32_matches_zlib)
     T_EQU(c, strtoull(want, NULL, 10));
     free(buf);
     free(want);
+    free(path);
 }
 
 T_TEST(guid_format)

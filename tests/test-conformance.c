@@ -49,4 +49,5 @@ T_TEST(conformance_hostfs)
     T_OK(uvfs_free(x));
     /* What the suite left behind is visible on the host: nothing. */
     T_EQ(t_sh("test -z \"$(ls -A %s/dir)\"", host), 0);
+    free((char *)host);
 }

@@ -163,6 +163,18 @@ static void ex_init(struct ex *x, const char *mp, const char *prefix, uint64_t s
     }
 }
 
+/* Free what ex_init allocated (descriptors are closed by the caller's exit
+ * or already by the unmount). */
+static void ex_fini(struct ex *x)
+{
+    for (int i = 0; i < EX_NFILES; i++) {
+        if (x->f[i].fd >= 0) close(x->f[i].fd);
+        free(x->f[i].data);
+    }
+    free(x->buf);
+    free(x->back);
+}
+
 /* Rename file I over file J (same or other directory) or to a new name. */
 static void ex_rename(struct ex *x, int i)
 {
@@ -378,6 +390,7 @@ static void exerciser(int fat)
         sizes[i] = x.f[i].size;
     }
     ex_verify_image(img, EX_NFILES, names, data, sizes);
+    ex_fini(&x);
 }
 
 T_TEST(exerciser_ext) { exerciser(0); }

@@ -42,6 +42,7 @@ T_TEST(trace_to_file)
     T_ASSERT(strstr(text, "off=0 len=3 -> 3") != NULL);
     T_ASSERT(strstr(text, "us\n") != NULL);
     free(text);
+    free((char *)log);
 }
 
 T_TEST(trace_by_api_and_env)
@@ -66,6 +67,8 @@ T_TEST(trace_by_api_and_env)
     text = t_slurp(envlog, NULL);
     T_ASSERT(text && strstr(text, "name=\"viaenv\""));
     free(text);
+    free((char *)log);
+    free((char *)envlog);
 }
 
 T_TEST(counters)
