@@ -105,9 +105,10 @@ UVFS_API void uvfs_set_logger(uvfs_log_fn fn, void *arg);
  */
 UVFS_API int uvfs_mount(struct uvfs *ctx, const char *source, const char *target,
                         const char *fstype, unsigned flags, const char *options);
-#define UVFS_UMOUNT_FORCE 0x1u /* detach even if files are open (they fail EIO) */
+#define UVFS_UMOUNT_FORCE 0x1u /* close descriptors open on it first (they become -EBADF) */
 /* Flush and detach the filesystem mounted at TARGET. -EBUSY while it has open
- * files, directories or mounts below it; -EINVAL if TARGET is no mount point. */
+ * files (unless UVFS_UMOUNT_FORCE), open directory handles, or mounts below
+ * it; -EINVAL if TARGET is no mount point. */
 UVFS_API int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags);
 
 struct uvfs_mountinfo {

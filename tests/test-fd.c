@@ -129,3 +129,30 @@ T_TEST(readdir_dots_and_mount_parent)
     T_OK(uvfs_closedir(d));
     T_OK(uvfs_free(x));
 }
+
+T_TEST(forced_unmount_closes_descriptors)
+{
+    struct uvfs *x;
+    T_OK(uvfs_new(&x));
+    T_OK(uvfs_mkdir(x, "/m", 0755));
+    T_OK(uvfs_mount(x, NULL, "/m", "memfs", 0, NULL));
+    int fd = uvfs_open(x, "/m/f", O_RDWR | O_CREAT, 0644);
+    int keep = uvfs_open(x, "/elsewhere", O_RDWR | O_CREAT, 0644);
+    T_OK(fd);
+    T_OK(keep);
+    T_EQ(uvfs_write(x, fd, "x", 1), 1);
+    struct uvfs_dir *d;
+    T_OK(uvfs_opendir(x, "/m", &d));
+    T_ERR(uvfs_umount(x, "/m", UVFS_UMOUNT_FORCE), -EBUSY); /* a directory handle */
+    T_OK(uvfs_closedir(d));
+    T_ERR(uvfs_umount(x, "/m", 0), -EBUSY);
+    T_OK(uvfs_umount(x, "/m", UVFS_UMOUNT_FORCE));
+    char b[4];
+    T_ERR(uvfs_pread(x, fd, b, 1, 0), -EBADF); /* closed by the unmount */
+    T_ERR(uvfs_close(x, fd), -EBADF);
+    T_EQ(uvfs_write(x, keep, "y", 1), 1); /* other filesystems' descriptors stay */
+    T_OK(uvfs_close(x, keep));
+    /* uvfs_free detaches even with a directory handle left open (the
+     * handle is then the caller's to drop, and must not be used). */
+    T_OK(uvfs_free(x));
+}

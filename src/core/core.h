@@ -257,6 +257,10 @@ int vfs_file_fsync(struct vfs_file *f, int datasync);
 
 /* ---- file.c ---- */
 void vfs_files_close_all(struct uvfs *ctx);
+/* How many descriptors of CTX are open on SB. */
+int vfs_files_count_sb(struct uvfs *ctx, struct vfs_sb *sb);
+/* Close every descriptor of CTX open on SB (a forced unmount). */
+void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb);
 
 /* ---- mount.c ---- */
 struct vfs_mount *vfs_mount_find_covering(struct uvfs *ctx, struct vfs_vnode *covered);

@@ -99,6 +99,33 @@ void vfs_files_close_all(struct uvfs *ctx)
     free(fds);
 }
 
+int vfs_files_count_sb(struct uvfs *ctx, struct vfs_sb *sb)
+{
+    int n = 0;
+    pthread_mutex_lock(&ctx->fd_lock);
+    for (int i = 0; i < ctx->nfds; i++)
+        if (ctx->fds[i] && ctx->fds[i]->vn->sb == sb) n++;
+    pthread_mutex_unlock(&ctx->fd_lock);
+    return n;
+}
+
+void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb)
+{
+    for (;;) {
+        struct vfs_file *f = NULL;
+        pthread_mutex_lock(&ctx->fd_lock);
+        for (int i = 0; i < ctx->nfds && !f; i++) {
+            if (ctx->fds[i] && ctx->fds[i]->vn->sb == sb) {
+                f = ctx->fds[i];
+                ctx->fds[i] = NULL;
+            }
+        }
+        pthread_mutex_unlock(&ctx->fd_lock);
+        if (!f) return;
+        vfs_file_put(f);
+    }
+}
+
 /* ---- open ---- */
 
 static int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa)

@@ -368,16 +368,31 @@ int uvfs_new(struct uvfs **out)
     return 0;
 }
 
-/* Detach M (ns_lock held for writing). Fails -EBUSY while in use unless FORCE. */
-static int vfs_umount_locked(struct uvfs *ctx, struct vfs_mount *m, int force)
+/* How hard vfs_umount_locked tries. */
+enum vfs_umount_mode {
+    VFS_UMOUNT_NORMAL,   /* -EBUSY while anything is open */
+    VFS_UMOUNT_FORCE,    /* close descriptors first; directory handles: -EBUSY */
+    VFS_UMOUNT_TEARDOWN, /* uvfs_free: detach whatever is left */
+};
+
+/* Detach M (ns_lock held for writing). */
+static int vfs_umount_locked(struct uvfs *ctx, struct vfs_mount *m, enum vfs_umount_mode mode)
 {
     struct vfs_sb *sb = m->sb;
     for (struct vfs_mount *c = ctx->mounts; c; c = c->next)
-        if (c->parent == m) return vfs_detail(-EBUSY, "%s has filesystems mounted below it", m->target);
+        if (c->parent == m && mode != VFS_UMOUNT_TEARDOWN)
+            return vfs_detail(-EBUSY, "%s has filesystems mounted below it", m->target);
+    /* Descriptors can be closed under their owner (they become EBADF), but
+     * a directory handle is the caller's pointer: those keep it busy. A
+     * refused unmount changes nothing. */
+    int nfiles = mode == VFS_UMOUNT_NORMAL ? 0 : vfs_files_count_sb(ctx, sb);
     vfs_sb_lock(sb);
-    int busy = sb->active;
+    int busy = sb->active - nfiles;
     vfs_sb_unlock(sb);
-    if (busy && !force) return vfs_detail(-EBUSY, "%s has open files or directories", m->target);
+    if (busy > 0 && mode != VFS_UMOUNT_TEARDOWN)
+        return vfs_detail(-EBUSY, "%s has open %s", m->target,
+                          mode == VFS_UMOUNT_FORCE ? "directory handles" : "files or directories");
+    if (mode != VFS_UMOUNT_NORMAL) vfs_files_close_sb(ctx, sb);
 
     int rc = 0;
     vfs_sb_lock(sb);
@@ -426,7 +441,7 @@ int uvfs_free(struct uvfs *ctx)
     while (ctx->mounts) {
         struct vfs_mount *last = ctx->mounts;
         while (last->next) last = last->next;
-        int r = vfs_umount_locked(ctx, last, 1);
+        int r = vfs_umount_locked(ctx, last, VFS_UMOUNT_TEARDOWN);
         if (r < 0 && rc == 0) rc = r;
     }
     pthread_rwlock_unlock(&ctx->ns_lock);
@@ -472,7 +487,8 @@ int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags)
     pthread_rwlock_wrlock(&ctx->ns_lock);
     int rc = vfs_mount_at(ctx, target, &m);
     if (rc == 0 && m == ctx->rootmnt) rc = vfs_detail(-EBUSY, "the namespace root cannot be unmounted");
-    if (rc == 0) rc = vfs_umount_locked(ctx, m, (flags & UVFS_UMOUNT_FORCE) != 0);
+    if (rc == 0)
+        rc = vfs_umount_locked(ctx, m, (flags & UVFS_UMOUNT_FORCE) ? VFS_UMOUNT_FORCE : VFS_UMOUNT_NORMAL);
     pthread_rwlock_unlock(&ctx->ns_lock);
     return rc;
 }
