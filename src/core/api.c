@@ -51,22 +51,25 @@ int uvfs_lstat(struct uvfs *ctx, const char *path, struct uvfs_stat *st)
     return vfs_stat_common(ctx, path, st, 0);
 }
 
-int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa)
+int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa)
 {
     struct vfs_sb *sb = vn->sb;
     int rc;
+    if (!sb->ops->setattr) return vfs_sb_readonly(sb) ? -EROFS : -EPERM;
+    struct vfs_call c = {.op = UVFS_OP_SETATTR, .ino = vn->ino, .off = sa->size, .len = sa->mask};
+    VFS_DISPATCH(sb, rc, c, sb->ops->setattr(vn, sa));
+    return rc;
+}
+
+int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa)
+{
     if (sa->mask & VFS_SET_SIZE) {
         if (vfs_is_dir(vn)) return -EISDIR;
         if ((vn->mode & S_IFMT) != S_IFREG) return -EINVAL;
     }
-    vfs_sb_lock(sb);
-    if (!sb->ops->setattr) {
-        rc = vfs_sb_readonly(sb) ? -EROFS : -EPERM;
-    } else {
-        struct vfs_call c = {.op = UVFS_OP_SETATTR, .ino = vn->ino, .off = sa->size, .len = sa->mask};
-        VFS_DISPATCH(sb, rc, c, sb->ops->setattr(vn, sa));
-    }
-    vfs_sb_unlock(sb);
+    vfs_sb_lock(vn->sb);
+    int rc = vfs_setattr_locked(vn, sa);
+    vfs_sb_unlock(vn->sb);
     return rc;
 }
 
@@ -508,7 +511,7 @@ int vfs_rmdir_at(struct vfs_walk *wp)
     VFS_DISPATCH(sb, rc, c, sb->ops->rmdir(dir, w.name, vn));
     if (rc >= 0) {
         rc = 0;
-        vfs_dcache_drop_children(vn, 0);
+        vfs_dcache_drop_children(vn);
         vfs_dcache_drop(dir, w.name, vn);
     }
 out_sb:
@@ -655,7 +658,7 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         rc = 0;
         vfs_dcache_drop(od, a.name, src);
         if (dst && dst != src) {
-            if (vfs_is_dir(dst)) vfs_dcache_drop_children(dst, 0);
+            if (vfs_is_dir(dst)) vfs_dcache_drop_children(dst);
             vfs_dcache_drop(nd, b.name, dst);
         }
         vfs_dcache_add(nd, b.name, src);

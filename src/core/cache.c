@@ -157,14 +157,14 @@ void vfs_dcache_drop(struct vfs_vnode *dir, const char *name, struct vfs_vnode *
     }
 }
 
-void vfs_dcache_drop_children(struct vfs_vnode *dir, int negonly)
+void vfs_dcache_drop_children(struct vfs_vnode *dir)
 {
     struct vfs_sb *sb = dir->sb;
     struct vfs_list *l = dir->children.next, *next;
     for (; l != &dir->children; l = next) {
         next = l->next;
         struct vfs_dentry *d = vfs_container_of(l, struct vfs_dentry, sib);
-        if (!negonly || !d->vn) vfs_dentry_kill(sb, d);
+        vfs_dentry_kill(sb, d);
     }
 }
 

@@ -149,8 +149,8 @@ int vfs_dcache_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode 
 void vfs_dcache_add(struct vfs_vnode *dir, const char *name, struct vfs_vnode *vn);
 /* Forget NAME in DIR, and every entry of DIR that points at VN (if not NULL). */
 void vfs_dcache_drop(struct vfs_vnode *dir, const char *name, struct vfs_vnode *vn);
-/* Forget every entry whose parent is DIR (NEGONLY: only negative ones). */
-void vfs_dcache_drop_children(struct vfs_vnode *dir, int negonly);
+/* Forget every entry whose parent is DIR. */
+void vfs_dcache_drop_children(struct vfs_vnode *dir);
 /* Forget everything of SB. */
 void vfs_dcache_prune(struct vfs_sb *sb);
 void vfs_dcache_fini(struct vfs_sb *sb);
@@ -221,6 +221,8 @@ int vfs_unlink_at(struct vfs_walk *w);
 int vfs_rmdir_at(struct vfs_walk *w);
 int vfs_rename_at(struct vfs_walk *from, struct vfs_walk *to, unsigned flags);
 int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa);
+/* The driver's setattr through the shims, sb->lock held (no type checks). */
+int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa);
 int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st);
 ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size);
 ssize_t vfs_getxattr_vn(struct vfs_vnode *vn, const char *name, void *buf, size_t size);

@@ -128,16 +128,6 @@ void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb)
 
 /* ---- open ---- */
 
-static int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa)
-{
-    struct vfs_sb *sb = vn->sb;
-    int rc;
-    if (!sb->ops->setattr) return -EROFS;
-    struct vfs_call c = {.op = UVFS_OP_SETATTR, .ino = vn->ino, .off = sa->size, .len = sa->mask};
-    VFS_DISPATCH(sb, rc, c, sb->ops->setattr(vn, sa));
-    return rc;
-}
-
 /* Create a regular file NAME in DIR (dir->sb->lock held). */
 static int vfs_create_file(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
                            unsigned mode, struct vfs_vnode **out)

@@ -423,42 +423,35 @@ static void fz_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void fz_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
     struct fz_fs *fs = fuse_req_userdata(req);
-    struct vfs_vnode *vn = fz_vn(fs, ino);
-    if ((vn->mode & S_IFMT) == S_IFDIR) {
-        fuse_reply_err(req, EPERM);
-        return;
-    }
-    fz_make(req, newparent, newname, VFS_MK_LINK, 0, 0, NULL, vn, "link");
+    /* vfs_make refuses a directory (EPERM, after EEXIST as Linux does) */
+    fz_make(req, newparent, newname, VFS_MK_LINK, 0, 0, NULL, fz_vn(fs, ino), "link");
+}
+
+/* unlink and rmdir: REMOVE (vfs_unlink_at / vfs_rmdir_at) on PARENT/NAME. */
+static void fz_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      int (*remove)(struct vfs_walk *w), const char *op)
+{
+    struct fz_fs *fs = fuse_req_userdata(req);
+    struct vfs_walk w;
+    FZ_BEGIN(fs);
+    int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &w);
+    if (rc == 0) rc = remove(&w);
+    vfs_walk_done(&w);
+    FZ_END(fs);
+    if (rc < 0)
+        fz_reply_err(req, op, rc);
+    else
+        fuse_reply_err(req, 0);
 }
 
 static void fz_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    struct fz_fs *fs = fuse_req_userdata(req);
-    struct vfs_walk w;
-    FZ_BEGIN(fs);
-    int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &w);
-    if (rc == 0) rc = vfs_unlink_at(&w);
-    vfs_walk_done(&w);
-    FZ_END(fs);
-    if (rc < 0)
-        fz_reply_err(req, "unlink", rc);
-    else
-        fuse_reply_err(req, 0);
+    fz_remove(req, parent, name, vfs_unlink_at, "unlink");
 }
 
 static void fz_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    struct fz_fs *fs = fuse_req_userdata(req);
-    struct vfs_walk w;
-    FZ_BEGIN(fs);
-    int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &w);
-    if (rc == 0) rc = vfs_rmdir_at(&w);
-    vfs_walk_done(&w);
-    FZ_END(fs);
-    if (rc < 0)
-        fz_reply_err(req, "rmdir", rc);
-    else
-        fuse_reply_err(req, 0);
+    fz_remove(req, parent, name, vfs_rmdir_at, "rmdir");
 }
 
 static void fz_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
