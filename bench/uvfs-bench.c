@@ -308,7 +308,9 @@ int main(int argc, char **argv)
         free(g_buf);
         return 1;
     }
-    rc = uvfs_mount(ctx, image, "/", NULL, writing ? 0 : UVFS_MOUNT_RDONLY, NULL);
+    /* UVFS_BENCH_OPTS: mount options, to compare settings by hand. */
+    rc = uvfs_mount(ctx, image, "/", NULL, writing ? 0 : UVFS_MOUNT_RDONLY,
+                    getenv("UVFS_BENCH_OPTS"));
     if (rc < 0) {
         fail("mount", image, rc);
         uvfs_free(ctx);

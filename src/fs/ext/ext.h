@@ -73,12 +73,42 @@ static inline ext2_ino_t ext_ino(struct vfs_vnode *vn) { return (ext2_ino_t)vn->
 extern const struct vfs_fstype ext_fstype;
 extern const struct vfs_ops ext_ops;
 
+/* ---- bcache.c: write-back block cache (see the file's header) ---- */
+struct ext_bc;
+struct ext_bc_stats {
+    uint64_t hits, misses;        /* blocks of small reads */
+    uint64_t writes;              /* write-back calls to the device */
+    uint64_t blocks_written;      /* blocks written back */
+    uint64_t direct;              /* large requests passed to the device */
+    uint64_t cached, dirty;       /* blocks held now */
+};
+/* A cache of MAX_BYTES (0 or too small for a useful cache: *out = NULL). */
+int ext_bc_new(struct blk_dev *dev, size_t bsize, size_t max_bytes, struct ext_bc **out);
+void ext_bc_free(struct ext_bc *bc); /* drops dirty blocks: write back first */
+int ext_bc_read(struct ext_bc *bc, uint64_t blk, size_t count, void *buf);
+int ext_bc_write(struct ext_bc *bc, uint64_t blk, size_t count, const void *buf);
+/* Byte ranges straight to the device, coherent with the cache. */
+int ext_bc_pread(struct ext_bc *bc, void *buf, size_t len, uint64_t off);
+int ext_bc_pwrite(struct ext_bc *bc, const void *buf, size_t len, uint64_t off);
+void ext_bc_discard(struct ext_bc *bc, uint64_t off, uint64_t len);
+int ext_bc_writeback(struct ext_bc *bc);
+void ext_bc_get_stats(const struct ext_bc *bc, struct ext_bc_stats *st);
+
 /* ---- io.c ---- */
 extern io_manager ext_io_manager;
-/* Register DEV for the io manager; *name (malloc'd, caller frees) is what
+#define EXT_IO_CACHE_DEFAULT (32u << 20) /* bytes of block cache per mount */
+/* Register DEV for the io manager with a block cache of CACHE_BYTES (0: none,
+ * every request goes to the device); *name (malloc'd, caller frees) is what
  * ext2fs_open2 takes, *id identifies the slot for ext_io_unregister. */
-int ext_io_register(struct blk_dev *dev, char **name, unsigned long *id);
+int ext_io_register(struct blk_dev *dev, size_t cache_bytes, char **name, unsigned long *id);
 void ext_io_unregister(unsigned long id);
+/* Bytes [OFF, OFF+LEN) of the device under IO (a channel of ext_io_manager),
+ * directly, coherent with its block cache: for the driver's own extent-run
+ * I/O, which bypasses libext2fs. */
+int ext_io_pread(io_channel io, void *buf, size_t len, uint64_t off);
+int ext_io_pwrite(io_channel io, const void *buf, size_t len, uint64_t off);
+/* The block cache's counters (zeros when the channel has no cache). */
+void ext_io_cache_stats(io_channel io, struct ext_bc_stats *st);
 
 /* ---- err.c ---- */
 /* Translate a libext2fs error to a negative errno / -UVFS_E* and record a

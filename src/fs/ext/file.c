@@ -124,8 +124,8 @@ static int ext_rw_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int 
     uint64_t phys = pblk * bs + (bstart - lo * bs);
     if (!r->write && bstart > r->filled) /* a hole before this run reads as zeros */
         memset(r->buf + (r->filled - r->off), 0, bstart - r->filled);
-    int rc = r->write ? blk_write(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys)
-                      : blk_read(r->es->sb.dev, r->buf + (bstart - r->off), bend - bstart, phys);
+    int rc = r->write ? ext_io_pwrite(r->es->fs->io, r->buf + (bstart - r->off), bend - bstart, phys)
+                      : ext_io_pread(r->es->fs->io, r->buf + (bstart - r->off), bend - bstart, phys);
     if (rc < 0)
         return vfs_detail(rc, "inode %u: %s block %llu", r->ino, r->write ? "writing" : "reading",
                           (unsigned long long)(phys / bs));

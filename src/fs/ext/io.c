@@ -5,8 +5,12 @@
  * libext2fs opens a channel by name; the name is "uvfs-blk:<id>", where <id>
  * is a slot of a small registry (mutex-protected, so concurrent mounts are
  * fine). The channel takes its own reference on the device and drops it at
- * close. I/O is write-through: every write reaches the block layer at once,
- * flush calls blk_flush.
+ * close. Requests go through the channel's block cache (bcache.c) when the
+ * mount has one: small ones are cached and written back on flush, large ones
+ * go straight to the device. Byte-granular writes (the superblock) write back
+ * every dirty block first, so the superblock — which says whether the image
+ * is clean — reaches the device after the blocks it describes. Flush writes
+ * back, then calls blk_flush.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +26,7 @@ struct ext_io_slot {
     struct ext_io_slot *next;
     unsigned long id;
     struct blk_dev *dev; /* borrowed: the registering mount holds a reference */
+    size_t cache_bytes;
 };
 
 static pthread_mutex_t ext_io_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -30,17 +35,20 @@ static unsigned long ext_io_next_id = 1; /* protected by ext_io_lock */
 
 struct ext_io_priv {
     struct blk_dev *dev; /* owned reference */
+    size_t cache_bytes;
+    struct ext_bc *bc;   /* owned; NULL: no cache */
     uint64_t bytes_read, bytes_written;
     struct struct_io_stats stats;
 };
 
-int ext_io_register(struct blk_dev *dev, char **name, unsigned long *id)
+int ext_io_register(struct blk_dev *dev, size_t cache_bytes, char **name, unsigned long *id)
 {
     struct ext_io_slot *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     pthread_mutex_lock(&ext_io_lock);
     s->id = ext_io_next_id++;
     s->dev = dev;
+    s->cache_bytes = cache_bytes;
     s->next = ext_io_slots;
     ext_io_slots = s;
     pthread_mutex_unlock(&ext_io_lock);
@@ -75,6 +83,7 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *channel)
 {
     unsigned long id;
     struct blk_dev *dev = NULL;
+    size_t cache_bytes = 0;
     io_channel io = NULL;
     struct ext_io_priv *p = NULL;
 
@@ -83,6 +92,7 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *channel)
     for (struct ext_io_slot *s = ext_io_slots; s; s = s->next)
         if (s->id == id) {
             dev = s->dev;
+            cache_bytes = s->cache_bytes;
             blk_get(dev);
             break;
         }
@@ -102,6 +112,8 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *channel)
         return EXT2_ET_NO_MEMORY;
     }
     p->dev = dev;
+    p->cache_bytes = cache_bytes;
+    if (ext_bc_new(dev, 1024, cache_bytes, &p->bc) < 0) p->bc = NULL; /* no memory: no cache */
     io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
     io->manager = ext_io_manager;
     io->block_size = 1024;
@@ -117,7 +129,12 @@ static errcode_t ext_io_close(io_channel io)
     errcode_t rc = 0;
 
     if (--io->refcount > 0) return 0;
-    if (!(p->dev->flags & BLK_RDONLY)) rc = ext_io_errcode(blk_flush(p->dev));
+    if (!(p->dev->flags & BLK_RDONLY)) {
+        rc = ext_io_errcode(ext_bc_writeback(p->bc));
+        errcode_t rc2 = ext_io_errcode(blk_flush(p->dev));
+        if (!rc) rc = rc2;
+    }
+    ext_bc_free(p->bc);
     blk_put(p->dev);
     free(p);
     free(io->name);
@@ -125,9 +142,18 @@ static errcode_t ext_io_close(io_channel io)
     return rc;
 }
 
+/* A new block size starts a new cache (after writing back the old one). */
 static errcode_t ext_io_set_blksize(io_channel io, int blksize)
 {
+    struct ext_io_priv *p = io->private_data;
     if (blksize <= 0) return EXT2_ET_INVALID_ARGUMENT;
+    if (blksize == io->block_size) return 0;
+    if (p->bc) {
+        int rc = ext_bc_writeback(p->bc);
+        if (rc < 0) return ext_io_errcode(rc);
+        ext_bc_free(p->bc);
+        if (ext_bc_new(p->dev, (size_t)blksize, p->cache_bytes, &p->bc) < 0) p->bc = NULL;
+    }
     io->block_size = blksize;
     return 0;
 }
@@ -154,7 +180,15 @@ static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block, int 
     size_t len;
     errcode_t rc = ext_io_range(io, block, count, &off, &len);
 
-    if (rc == 0) rc = ext_io_errcode(blk_read(p->dev, data, len, off));
+    if (rc == 0) {
+        size_t bs = (size_t)io->block_size;
+        if (!p->bc)
+            rc = ext_io_errcode(blk_read(p->dev, data, len, off));
+        else if (len % bs == 0)
+            rc = ext_io_errcode(ext_bc_read(p->bc, block, len / bs, data));
+        else
+            rc = ext_io_errcode(ext_bc_pread(p->bc, data, len, off));
+    }
     if (rc) {
         memset(data, 0, len);
         if (io->read_error)
@@ -170,6 +204,16 @@ static errcode_t ext_io_read_blk(io_channel io, unsigned long block, int count, 
     return ext_io_read_blk64(io, block, count, data);
 }
 
+/* Write bytes that are not whole blocks: every dirty block first, so that
+ * what these bytes describe (they are the superblock) is on the device
+ * before them. */
+static int ext_io_bytes_out(struct ext_io_priv *p, const void *data, size_t len, uint64_t off)
+{
+    if (!p->bc) return blk_write(p->dev, data, len, off);
+    int rc = ext_bc_writeback(p->bc);
+    return rc < 0 ? rc : ext_bc_pwrite(p->bc, data, len, off);
+}
+
 static errcode_t ext_io_write_blk64(io_channel io, unsigned long long block, int count,
                                     const void *data)
 {
@@ -179,7 +223,15 @@ static errcode_t ext_io_write_blk64(io_channel io, unsigned long long block, int
     errcode_t rc = ext_io_range(io, block, count, &off, &len);
 
     if (rc == EXT2_ET_SHORT_READ) rc = EXT2_ET_SHORT_WRITE;
-    if (rc == 0) rc = ext_io_errcode(blk_write(p->dev, data, len, off));
+    if (rc == 0) {
+        size_t bs = (size_t)io->block_size;
+        if (!p->bc)
+            rc = ext_io_errcode(blk_write(p->dev, data, len, off));
+        else if (len % bs == 0)
+            rc = ext_io_errcode(ext_bc_write(p->bc, block, len / bs, data));
+        else /* a part of a block (the superblock): after everything else */
+            rc = ext_io_errcode(ext_io_bytes_out(p, data, len, off));
+    }
     if (rc) {
         if (io->write_error)
             return io->write_error(io, (unsigned long)block, count, data, len, 0, rc);
@@ -202,7 +254,7 @@ static errcode_t ext_io_write_byte(io_channel io, unsigned long offset, int size
     if (size < 0) return EXT2_ET_INVALID_ARGUMENT;
     if (offset > p->dev->size || (uint64_t)size > p->dev->size - offset)
         return EXT2_ET_SHORT_WRITE;
-    errcode_t rc = ext_io_errcode(blk_write(p->dev, data, (size_t)size, offset));
+    errcode_t rc = ext_io_errcode(ext_io_bytes_out(p, data, (size_t)size, offset));
     if (!rc) p->stats.bytes_written += (unsigned)size;
     return rc;
 }
@@ -211,7 +263,31 @@ static errcode_t ext_io_flush(io_channel io)
 {
     struct ext_io_priv *p = io->private_data;
     if (p->dev->flags & BLK_RDONLY) return 0;
-    return ext_io_errcode(blk_flush(p->dev));
+    int rc = ext_bc_writeback(p->bc);
+    if (rc == 0) rc = blk_flush(p->dev);
+    return ext_io_errcode(rc);
+}
+
+int ext_io_pread(io_channel io, void *buf, size_t len, uint64_t off)
+{
+    struct ext_io_priv *p = io->private_data;
+    int rc = p->bc ? ext_bc_pread(p->bc, buf, len, off) : blk_read(p->dev, buf, len, off);
+    if (rc == 0) p->stats.bytes_read += len;
+    return rc;
+}
+
+int ext_io_pwrite(io_channel io, const void *buf, size_t len, uint64_t off)
+{
+    struct ext_io_priv *p = io->private_data;
+    int rc = p->bc ? ext_bc_pwrite(p->bc, buf, len, off) : blk_write(p->dev, buf, len, off);
+    if (rc == 0) p->stats.bytes_written += len;
+    return rc;
+}
+
+void ext_io_cache_stats(io_channel io, struct ext_bc_stats *st)
+{
+    struct ext_io_priv *p = io->private_data;
+    ext_bc_get_stats(p->bc, st);
 }
 
 static errcode_t ext_io_discard(io_channel io, unsigned long long block,
@@ -222,6 +298,7 @@ static errcode_t ext_io_discard(io_channel io, unsigned long long block,
     if (count == 0) return 0;
     if (block > p->dev->size / bs || count > p->dev->size / bs - block)
         return EXT2_ET_INVALID_ARGUMENT;
+    if (p->bc) ext_bc_discard(p->bc, block * bs, count * bs);
     int rc = blk_discard(p->dev, block * bs, count * bs);
     if (rc == -EOPNOTSUPP || rc == -ENOTSUP) return EXT2_ET_UNIMPLEMENTED;
     return ext_io_errcode(rc);

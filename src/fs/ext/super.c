@@ -19,8 +19,10 @@
  *    orphan_present: a read-write mount is refused with -UVFS_ERECOVERY, a
  *    read-only mount is allowed with a warning.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +189,40 @@ static void ext_com_err_hook(const char *whoami, errcode_t code, const char *fmt
     vfs_log(UVFS_LOG_INFO, "libext2fs: %s: %s %s", whoami ? whoami : "", error_message(code), msg);
 }
 
+/* Driver options: "blockcache=SIZE" (bytes, with an optional K, M or G
+ * suffix; 0 turns the block cache off). */
+static int ext_parse_opts(const char *opts, size_t *cache_bytes)
+{
+    *cache_bytes = EXT_IO_CACHE_DEFAULT;
+    if (!opts || !*opts) return 0;
+    char *s = strdup(opts), *save = NULL;
+    int rc = 0;
+    if (!s) return -ENOMEM;
+    for (char *o = strtok_r(s, ",", &save); o && rc == 0; o = strtok_r(NULL, ",", &save)) {
+        char *end;
+        unsigned long long v;
+        if (strncmp(o, "blockcache=", 11) != 0 || !isdigit((unsigned char)o[11])) {
+            rc = vfs_detail(-EINVAL, "ext: unknown mount option \"%s\"", o);
+            break;
+        }
+        errno = 0;
+        v = strtoull(o + 11, &end, 10);
+        int shift = 0;
+        switch (*end) {
+        case 'k': case 'K': shift = 10; end++; break;
+        case 'm': case 'M': shift = 20; end++; break;
+        case 'g': case 'G': shift = 30; end++; break;
+        default: break;
+        }
+        if (errno || *end || v > (SIZE_MAX >> 1) >> shift)
+            rc = vfs_detail(-EINVAL, "ext: bad size in \"%s\" (want bytes, or a number with K, M or G)", o);
+        else
+            *cache_bytes = (size_t)(v << shift);
+    }
+    free(s);
+    return rc;
+}
+
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
 static void ext_init_once(void)
 {
@@ -207,9 +243,10 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
     errcode_t ec;
     const char *name = dev->name ? dev->name : source ? source : "image";
 
+    size_t cache_bytes;
     pthread_once(&ext_once, ext_init_once);
-    if (opts && *opts)
-        return vfs_detail(-EINVAL, "ext: unknown mount option \"%s\"", opts);
+    rc = ext_parse_opts(opts, &cache_bytes);
+    if (rc < 0) return rc;
     if (dev->size < 2048)
         return vfs_detail(-UVFS_EUNKNOWNFS, "%s: too small for an ext filesystem", name);
     rc = blk_read(dev, &raw, sizeof raw, 1024);
@@ -220,7 +257,7 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
     rc = ext_check_features(&raw, name, flags | (rdonly ? VFS_MNT_RDONLY : 0), &rdonly);
     if (rc < 0) return rc;
 
-    rc = ext_io_register(dev, &ioname, &ioid);
+    rc = ext_io_register(dev, cache_bytes, &ioname, &ioid);
     if (rc < 0) return rc;
     ec = ext2fs_open2(ioname, NULL, EXT2_FLAG_64BITS | (rdonly ? 0 : EXT2_FLAG_RW), 0, 0,
                       ext_io_manager, &fs);
