@@ -30,7 +30,7 @@
 
 #include "ext.h"
 
-#define EXT_DINDEX_MIN_BLOCKS 4 /* index directories larger than this */
+#define EXT_DINDEX_MIN_BLOCKS 1 /* index directories larger than this */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
