@@ -100,7 +100,9 @@ UVFS_API void uvfs_set_logger(uvfs_log_fn fn, void *arg);
  *   fstype  "ext2", "ext3", "ext4", "vfat", "memfs", "hostfs", or NULL to probe.
  *   options comma-separated, may be NULL: "part=N|NAME" (same as the suffix),
  *           "trace" or "trace=FILE", "ro", "fault=OPS:NTH:ERRNO[:persist]",
- *           "nocache". Unknown options are an error (-EINVAL).
+ *           "nocache"; and the driver's own: ext takes "blockcache=SIZE"
+ *           (its write-back block cache, default 32M; 0 = write through).
+ *           Unknown options are an error (-EINVAL).
  * Returns 0 or a negative error.
  */
 UVFS_API int uvfs_mount(struct uvfs *ctx, const char *source, const char *target,
