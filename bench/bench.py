@@ -847,13 +847,34 @@ class UvfsFuse(FuseBase):
 class Guestfish(Contestant):
     name = "guestfish"
 
+    accel = None  # "KVM" or "TCG" once probed; "" when the appliance cannot start
+
     def avail(self, env, fs):
         if not which("guestfish"):
             return "not installed"
+        if Guestfish.accel is None:
+            Guestfish.accel = self._probe()
+        if not Guestfish.accel:
+            return "guestfish cannot start its appliance (see libguestfs-test-tool)"
+        self.name = "guestfish (%s)" % Guestfish.accel
         return None
 
+    @staticmethod
+    def _probe():
+        """KVM when /dev/kvm is there and the appliance starts under it
+        (nested KVM can be present but broken), else TCG if that starts."""
+        tries = (["KVM", "TCG"] if os.path.exists("/dev/kvm") else []) + ["TCG"]
+        for accel in dict.fromkeys(tries):
+            cmd = "%sLIBGUESTFS_BACKEND=direct guestfish -a /dev/null run" % (
+                "LIBGUESTFS_BACKEND_SETTINGS=force_tcg " if accel == "TCG" else "")
+            r = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=600)
+            if r.returncode == 0:
+                return accel
+        return ""
+
     def _g(self, env, img, script, ro=True):
-        tcg = "" if os.path.exists("/dev/kvm") else "LIBGUESTFS_BACKEND_SETTINGS=force_tcg "
+        tcg = "LIBGUESTFS_BACKEND_SETTINGS=force_tcg " if Guestfish.accel == "TCG" else ""
         return "%sLIBGUESTFS_BACKEND=direct guestfish %s -a %s -m /dev/sda %s" % (
             tcg, "--ro" if ro else "--rw", Q(img), script)
 
@@ -974,11 +995,14 @@ def run_cells(env, fss, wl_filter, ct_filter):
                 cell = {"workload": wid, "title": title, "fs": fs, "contestant": c.name,
                         "times": [], "status": "ok", "reason": ""}
                 results.append(cell)
-                reason = c.avail(env, fs)
+                reason = None
                 for sk in env.args.skip:
                     sc, _, sw = sk.partition(":")
                     if sc.lower() in c.name.lower() and sw in ("", wid):
                         reason = "skipped (--skip %s)" % sk
+                if not reason:
+                    reason = c.avail(env, fs)
+                    cell["contestant"] = c.name  # avail may say more (guestfish: KVM or TCG)
                 if reason:
                     cell.update(status="unavailable", reason=reason)
                     log("bench: %s %s %-32s unavailable: %s" % (fs, wid, c.name, reason))
