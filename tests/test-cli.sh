@@ -492,6 +492,8 @@ t_extwrite() {
     expect 0 "stat touched" "$UVFS" stat --json w.img:/hello.txt
     same "touch -r mtime ns" "$(python3 "$HERE/cli-json.py" get 0 mtime_nsec <out)" 123456789
     expect 0 "touch -c missing" "$UVFS" touch -c w.img:/not-created
+    expect 1 "touch -r missing reference" "$UVFS" touch -r w.img:/no-such-ref w.img:/not-touched
+    if debugfs -R 'stat /not-touched' w.img 2>&1 | grep -q 'File not found'; then ok; else bad "touch -r with a missing reference created its operand"; fi
     expect 0 "truncate" "$UVFS" truncate -s 5 w.img:/big.bin
     same "truncated" "$(debugfs -R 'cat /big.bin' w.img 2>/dev/null | cmp - <(head -c 5 src/big.bin) && echo same)" same
     expect 0 "truncate grow/create" "$UVFS" truncate -s 1M w.img:/sparse

@@ -49,6 +49,29 @@ static int cli_ops_done(struct cli_loc *locs, int *ok, size_t n)
     return cli_finish();
 }
 
+/* What each command does to one operand: 0, or a negative error that
+ * cli_ops_each reports against the operand (anything else FN reports itself
+ * and returns 0). */
+typedef int (*cli_ops_fn)(const struct cli_loc *l, void *arg);
+
+/* The shape of every command here: parse the N operands ARGS read-write,
+ * mount their images, run FN on each one that is there, report, finish. */
+static int cli_ops_each(char **args, size_t n, cli_ops_fn fn, void *arg)
+{
+    struct cli_loc *locs = NULL;
+    int *ok = NULL;
+    if (cli_ops_setup(args, n, &locs, &ok) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!ok[i])
+                continue;
+            int r = fn(&locs[i], arg);
+            if (r < 0)
+                cli_err(locs[i].disp, r);
+        }
+    }
+    return cli_ops_done(locs, ok, n);
+}
+
 /* ---- modes ------------------------------------------------------------------- */
 
 /* Apply a chmod(1) MODE (octal, or symbolic like "u+x,go-w", "a=rX") to OLD.
@@ -174,54 +197,50 @@ int cli_remove_tree(const struct cli_loc *l, int depth)
     return 0;
 }
 
+struct cli_rm_opts {
+    int rec, force;
+};
+
+static int cli_rm_one(const struct cli_loc *l, void *arg)
+{
+    const struct cli_rm_opts *o = arg;
+    struct uvfs_stat st;
+    int r = cli_lstat(l, &st);
+    if (r < 0)
+        return o->force && r == -ENOENT ? 0 : r;
+    if (cli_loc_is_root(l)) {
+        cli_msg("%s: refusing to remove the root directory", l->disp);
+        return 0;
+    }
+    if (S_ISDIR(st.mode) && !o->rec)
+        return -EISDIR;
+    cli_remove_tree(l, 0);
+    return 0;
+}
+
 static int cli_rm_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
                                          {"force", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c, rec = 0, force = 0;
-    size_t n;
+    struct cli_rm_opts o = {0, 0};
+    int c;
 
     while ((c = cli_getopt(argc, argv, "rRf", opts, &cli_cmd_rm)) != -1) {
         switch (c) {
         case 'H': return 0;
-        case 'r': case 'R': rec = 1; break;
-        case 'f': force = 1; break;
+        case 'r': case 'R': o.rec = 1; break;
+        case 'f': o.force = 1; break;
         default: return 2;
         }
     }
     if (optind >= argc) {
-        if (force)
+        if (o.force)
             return 0;
         return cli_usage("rm", "missing operand");
     }
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            struct uvfs_stat st;
-            int r;
-            if (!ok[i])
-                continue;
-            r = cli_lstat(&locs[i], &st);
-            if (r < 0) {
-                if (!(force && r == -ENOENT))
-                    cli_err(locs[i].disp, r);
-                continue;
-            }
-            if (cli_loc_is_root(&locs[i])) {
-                cli_msg("%s: refusing to remove the root directory", locs[i].disp);
-                continue;
-            }
-            if (S_ISDIR(st.mode) && !rec) {
-                cli_err(locs[i].disp, -EISDIR);
-                continue;
-            }
-            cli_remove_tree(&locs[i], 0);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rm_one, &o);
 }
 
 const struct cli_cmd cli_cmd_rm = {
@@ -236,28 +255,20 @@ const struct cli_cmd cli_cmd_rm = {
             "  --help   show this help\n",
 };
 
+static int cli_rmdir_one(const struct cli_loc *l, void *arg)
+{
+    (void)arg;
+    return cli_rmdir(l);
+}
+
 static int cli_rmdir_run(int argc, char **argv)
 {
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c;
-    size_t n;
-
+    int c;
     while ((c = cli_getopt(argc, argv, "", NULL, &cli_cmd_rmdir)) != -1)
         return c == 'H' ? 0 : 2;
     if (optind >= argc)
         return cli_usage("rmdir", "missing operand");
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            int r;
-            if (!ok[i])
-                continue;
-            r = cli_rmdir(&locs[i]);
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rmdir_one, NULL);
 }
 
 const struct cli_cmd cli_cmd_rmdir = {
@@ -319,45 +330,44 @@ static int cli_mkdir_p(const struct cli_loc *l, unsigned mode, int depth)
     return r;
 }
 
+struct cli_mkdir_opts {
+    int parents;
+    const char *modestr;
+    uint32_t mode;
+};
+
+static int cli_mkdir_one(const struct cli_loc *l, void *arg)
+{
+    const struct cli_mkdir_opts *o = arg;
+    int r = o->parents ? cli_mkdir_p(l, o->mode, 0) : cli_mkdir(l, o->mode);
+    /* an explicit mode is exact (the host applies its umask) */
+    if (r == 0 && o->modestr)
+        r = cli_chmod(l, o->mode);
+    return r;
+}
+
 static int cli_mkdir_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"parents", no_argument, NULL, 'p'},
                                          {"mode", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c, parents = 0;
-    const char *modestr = NULL;
-    uint32_t mode = 0777 & ~cli_ops_umask();
-    size_t n;
+    struct cli_mkdir_opts o = {0, NULL, 0777 & ~cli_ops_umask()};
+    int c;
 
     while ((c = cli_getopt(argc, argv, "pm:", opts, &cli_cmd_mkdir)) != -1) {
         switch (c) {
         case 'H': return 0;
-        case 'p': parents = 1; break;
-        case 'm': modestr = optarg; break;
+        case 'p': o.parents = 1; break;
+        case 'm': o.modestr = optarg; break;
         default: return 2;
         }
     }
-    if (modestr && cli_ops_parse_mode(modestr, 0777, 1, 0, &mode) < 0)
-        return cli_usage("mkdir", "invalid mode '%s'", modestr);
+    if (o.modestr && cli_ops_parse_mode(o.modestr, 0777, 1, 0, &o.mode) < 0)
+        return cli_usage("mkdir", "invalid mode '%s'", o.modestr);
     if (optind >= argc)
         return cli_usage("mkdir", "missing operand");
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            int r;
-            if (!ok[i])
-                continue;
-            r = parents ? cli_mkdir_p(&locs[i], mode, 0) : cli_mkdir(&locs[i], mode);
-            /* an explicit mode is exact (the host applies its umask) */
-            if (r == 0 && modestr)
-                r = cli_chmod(&locs[i], mode);
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_mkdir_one, &o);
 }
 
 const struct cli_cmd cli_cmd_mkdir = {
@@ -448,11 +458,26 @@ const struct cli_cmd cli_cmd_ln = {
 
 /* ---- chmod / chown ------------------------------------------------------------------- */
 
+struct cli_chmod_opts {
+    const char *spec;
+    mode_t um;
+};
+
+static int cli_chmod_one(const struct cli_loc *l, void *arg)
+{
+    const struct cli_chmod_opts *o = arg;
+    struct uvfs_stat st;
+    uint32_t mode;
+    int r = cli_stat(l, &st);
+    if (r < 0)
+        return r;
+    cli_ops_parse_mode(o->spec, st.mode, S_ISDIR(st.mode), o->um, &mode);
+    return cli_chmod(l, mode);
+}
+
 static int cli_chmod_run(int argc, char **argv)
 {
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c;
-    size_t n;
+    int c;
     uint32_t probe;
     const char *spec;
 
@@ -473,25 +498,8 @@ static int cli_chmod_run(int argc, char **argv)
         return cli_usage("chmod", "invalid mode '%s'", spec);
     if (optind >= argc)
         return cli_usage("chmod", "missing operand after '%s'", spec);
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        mode_t um = cli_ops_umask();
-        for (size_t i = 0; i < n; i++) {
-            struct uvfs_stat st;
-            uint32_t mode;
-            int r;
-            if (!ok[i])
-                continue;
-            r = cli_stat(&locs[i], &st);
-            if (r == 0) {
-                cli_ops_parse_mode(spec, st.mode, S_ISDIR(st.mode), um, &mode);
-                r = cli_chmod(&locs[i], mode);
-            }
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    struct cli_chmod_opts o = {spec, cli_ops_umask()};
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chmod_one, &o);
 }
 
 const struct cli_cmd cli_cmd_chmod = {
@@ -522,21 +530,30 @@ static int cli_ops_parse_id(const char *s, size_t len, uint32_t *out)
     return 0;
 }
 
+struct cli_chown_opts {
+    int nofollow;
+    uint32_t uid, gid;
+};
+
+static int cli_chown_one(const struct cli_loc *l, void *arg)
+{
+    const struct cli_chown_opts *o = arg;
+    return o->nofollow ? cli_lchown(l, o->uid, o->gid) : cli_chown(l, o->uid, o->gid);
+}
+
 static int cli_chown_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"no-dereference", no_argument, NULL, 'h'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c, nofollow = 0;
-    uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
+    struct cli_chown_opts o = {0, (uint32_t)-1, (uint32_t)-1};
+    int c;
     const char *spec, *colon;
-    size_t n;
 
     while ((c = cli_getopt(argc, argv, "h", opts, &cli_cmd_chown)) != -1) {
         switch (c) {
         case 'H': return 0;
-        case 'h': nofollow = 1; break;
+        case 'h': o.nofollow = 1; break;
         default: return 2;
         }
     }
@@ -547,24 +564,13 @@ static int cli_chown_run(int argc, char **argv)
     if (!colon)
         colon = strchr(spec, '.');
     size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if ((ulen && cli_ops_parse_id(spec, ulen, &uid) < 0) ||
-        (colon && colon[1] && cli_ops_parse_id(colon + 1, strlen(colon + 1), &gid) < 0) ||
+    if ((ulen && cli_ops_parse_id(spec, ulen, &o.uid) < 0) ||
+        (colon && colon[1] && cli_ops_parse_id(colon + 1, strlen(colon + 1), &o.gid) < 0) ||
         (!ulen && !(colon && colon[1])))
         return cli_usage("chown", "invalid owner '%s' (numeric USER[:GROUP] only)", spec);
     if (optind >= argc)
         return cli_usage("chown", "missing operand after '%s'", spec);
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            int r;
-            if (!ok[i])
-                continue;
-            r = nofollow ? cli_lchown(&locs[i], uid, gid) : cli_chown(&locs[i], uid, gid);
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chown_one, &o);
 }
 
 const struct cli_cmd cli_cmd_chown = {
@@ -652,6 +658,51 @@ static int cli_ops_parse_date(const char *s, struct timespec *ts)
     return 0;
 }
 
+/* Create the missing file L for writing (mode 0666 less the umask). */
+static int cli_ops_creat(const struct cli_loc *l)
+{
+    return cli_open(l, O_WRONLY | O_CREAT, 0666 & ~cli_ops_umask());
+}
+
+struct cli_touch_opts {
+    int nocreate;
+    struct cli_loc *ref; /* -r: the times come from here, read before the first operand */
+    int ref_state;       /* 0 not read yet, 1 read, -1 unusable: touch nothing */
+    struct timespec ts[2], *tsp;
+};
+
+static int cli_touch_one(const struct cli_loc *l, void *arg)
+{
+    struct cli_touch_opts *o = arg;
+    struct uvfs_stat st;
+    int r;
+
+    if (o->ref && o->ref_state == 0) {
+        r = cli_loc_mounted(o->ref) ? cli_stat(o->ref, &st) : 1; /* 1: mount reported */
+        if (r == 0) {
+            o->ts[0] = st.atime;
+            o->ts[1] = st.mtime;
+            o->tsp = o->ts;
+            o->ref_state = 1;
+        } else {
+            if (r < 0)
+                cli_err(o->ref->disp, r);
+            o->ref_state = -1;
+        }
+    }
+    if (o->ref_state < 0)
+        return 0;
+    if (cli_stat(l, &st) == -ENOENT) {
+        if (o->nocreate)
+            return 0;
+        int fd = cli_ops_creat(l);
+        if (fd < 0)
+            return fd;
+        cli_close(l, fd);
+    }
+    return cli_utimens(l, o->tsp, 0);
+}
+
 static int cli_touch_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"date", required_argument, NULL, 'd'},
@@ -659,76 +710,38 @@ static int cli_touch_run(int argc, char **argv)
                                          {"no-create", no_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cli_loc *locs = NULL, ref = {.img = -1};
-    int *ok = NULL, c, nocreate = 0, have_ref = 0;
+    struct cli_loc ref = {.img = -1};
+    struct cli_touch_opts o = {.ref = NULL};
+    int c, rc;
     const char *date = NULL, *refarg = NULL;
-    struct timespec ts[2], *tsp = NULL;
-    size_t n;
 
     while ((c = cli_getopt(argc, argv, "d:r:c", opts, &cli_cmd_touch)) != -1) {
         switch (c) {
         case 'H': return 0;
         case 'd': date = optarg; break;
         case 'r': refarg = optarg; break;
-        case 'c': nocreate = 1; break;
+        case 'c': o.nocreate = 1; break;
         default: return 2;
         }
     }
     if (date && refarg)
         return cli_usage("touch", "cannot use both -d and -r");
     if (date) {
-        if (cli_ops_parse_date(date, &ts[0]) < 0)
+        if (cli_ops_parse_date(date, &o.ts[0]) < 0)
             return cli_usage("touch", "invalid date '%s'", date);
-        ts[1] = ts[0];
-        tsp = ts;
+        o.ts[1] = o.ts[0];
+        o.tsp = o.ts;
     }
     if (optind >= argc)
         return cli_usage("touch", "missing operand");
-    n = (size_t)(argc - optind);
     if (refarg) {
         if (cli_loc_parse(refarg, 0, &ref) < 0)
             return cli_finish();
-        have_ref = 1;
+        o.ref = &ref; /* mounted with the operands */
     }
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        if (have_ref) {
-            struct uvfs_stat st;
-            int r;
-            if (!cli_loc_mounted(&ref))
-                goto out;
-            r = cli_stat(&ref, &st);
-            if (r < 0) {
-                cli_err(ref.disp, r);
-                goto out;
-            }
-            ts[0] = st.atime;
-            ts[1] = st.mtime;
-            tsp = ts;
-        }
-        for (size_t i = 0; i < n; i++) {
-            struct uvfs_stat st;
-            int r;
-            if (!ok[i])
-                continue;
-            r = cli_stat(&locs[i], &st);
-            if (r == -ENOENT) {
-                if (nocreate)
-                    continue;
-                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~cli_ops_umask());
-                if (fd < 0) {
-                    cli_err(locs[i].disp, fd);
-                    continue;
-                }
-                cli_close(&locs[i], fd);
-            }
-            r = cli_utimens(&locs[i], tsp, 0);
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-out:
+    rc = cli_ops_each(argv + optind, (size_t)(argc - optind), cli_touch_one, &o);
     cli_loc_free(&ref);
-    return cli_ops_done(locs, ok, n);
+    return rc;
 }
 
 const struct cli_cmd cli_cmd_touch = {
@@ -749,58 +762,54 @@ const struct cli_cmd cli_cmd_touch = {
 
 /* ---- truncate ---------------------------------------------------------------------- */
 
+struct cli_truncate_opts {
+    int nocreate;
+    int64_t size;
+};
+
+static int cli_truncate_one(const struct cli_loc *l, void *arg)
+{
+    const struct cli_truncate_opts *o = arg;
+    struct uvfs_stat st;
+    int r = cli_stat(l, &st);
+    if (r == -ENOENT) {
+        if (o->nocreate)
+            return 0;
+        int fd = cli_ops_creat(l);
+        if (fd < 0)
+            return fd;
+        r = cli_ftruncate(l, fd, o->size);
+        cli_close(l, fd);
+        return r;
+    }
+    return r < 0 ? r : cli_truncate(l, o->size);
+}
+
 static int cli_truncate_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"size", required_argument, NULL, 's'},
                                          {"no-create", no_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct cli_loc *locs = NULL;
-    int *ok = NULL, c, nocreate = 0;
+    struct cli_truncate_opts o = {0, 0};
     const char *sizestr = NULL;
-    int64_t size = 0;
-    size_t n;
+    int c;
 
     while ((c = cli_getopt(argc, argv, "s:c", opts, &cli_cmd_truncate)) != -1) {
         switch (c) {
         case 'H': return 0;
         case 's': sizestr = optarg; break;
-        case 'c': nocreate = 1; break;
+        case 'c': o.nocreate = 1; break;
         default: return 2;
         }
     }
     if (!sizestr)
         return cli_usage("truncate", "you must specify -s SIZE");
-    if (cli_parse_size(sizestr, &size) < 0)
+    if (cli_parse_size(sizestr, &o.size) < 0)
         return cli_usage("truncate", "invalid size '%s'", sizestr);
     if (optind >= argc)
         return cli_usage("truncate", "missing operand");
-    n = (size_t)(argc - optind);
-    if (cli_ops_setup(argv + optind, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            struct uvfs_stat st;
-            int r;
-            if (!ok[i])
-                continue;
-            r = cli_stat(&locs[i], &st);
-            if (r == -ENOENT) {
-                if (nocreate)
-                    continue;
-                int fd = cli_open(&locs[i], O_WRONLY | O_CREAT, 0666 & ~cli_ops_umask());
-                if (fd < 0) {
-                    cli_err(locs[i].disp, fd);
-                    continue;
-                }
-                r = cli_ftruncate(&locs[i], fd, size);
-                cli_close(&locs[i], fd);
-            } else if (r == 0) {
-                r = cli_truncate(&locs[i], size);
-            }
-            if (r < 0)
-                cli_err(locs[i].disp, r);
-        }
-    }
-    return cli_ops_done(locs, ok, n);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_truncate_one, &o);
 }
 
 const struct cli_cmd cli_cmd_truncate = {
