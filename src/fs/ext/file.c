@@ -6,8 +6,9 @@
  * inode when the same file is open twice), except that large reads and
  * writes of extent-mapped files move whole blocks straight between the
  * caller's buffer and the block device along the extents (a hole being
- * written is allocated first with ext2fs_fallocate). Holes and unwritten extents read
- * as zeros. A regular file with inline data is converted to an ordinary
+ * written gets free runs found here, written with the data first, then
+ * claimed and mapped: see "the large-write fast path"). Holes and unwritten
+ * extents read as zeros. A regular file with inline data is converted to an ordinary
  * (extent or block mapped) file before it is written or truncated; reading
  * inline data, and inline symlinks, is done directly.
  */
@@ -170,60 +171,6 @@ static ssize_t ext_read_extents(struct ext_sb *es, ext2_ino_t ino, struct ext2_i
     return (ssize_t)n;
 }
 
-/* Write whole blocks [B0, B1) of an extent-mapped file straight to the
- * device: when the range is all hole, it is allocated first with
- * ext2fs_fallocate (zeroed initialised extents, freed again on failure); when it
- * is all mapped and initialised, it is overwritten in place. Returns 0, a
- * negative error, or 1 when the range is mixed (the caller writes it through
- * ext2_file_t). */
-static int ext_write_blocks(struct ext_sb *es, ext2_ino_t ino, const char *buf, uint64_t b0,
-                            uint64_t b1)
-{
-    ext2_filsys fs = es->fs;
-    uint64_t bs = fs->blocksize;
-    struct ext2_inode_large in;
-    struct ext_rw r = {.es = es, .ino = ino, .buf = (char *)buf, .off = b0 * bs,
-                       .n = (b1 - b0) * bs, .write = 1};
-    int allocated = 0;
-    int rc = ext_read_inode(es, ino, &in);
-
-    if (rc < 0) return rc;
-    rc = ext_extent_walk(es, ino, &in, b0, b1 - 1, ext_probe_piece, &r);
-    if (rc) return rc;
-    if (r.any_uninit || (r.any_mapped && r.mapped != b1 - b0)) return 1;
-    if (!r.any_mapped) {
-        /* libext2fs's fallocate may allocate more than asked (it fills small
-         * gaps next to existing extents), so it zeroes what it allocates;
-         * and it does not undo a half-done allocation, so it is only used
-         * with ample free space (the general path handles ENOSPC). */
-        if (ext2fs_free_blocks_count(fs->super) < 2 * (b1 - b0) + 256) return 1;
-        errcode_t ec = ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_INIT_BEYOND_EOF |
-                                                EXT2_FALLOCATE_ZERO_BLOCKS,
-                                        ino, NULL, ~0ULL, b0, b1 - b0);
-        allocated = 1;
-        if (ec) {
-            rc = ext_err(ec, "inode %u: allocating blocks %llu..%llu", ino,
-                         (unsigned long long)b0, (unsigned long long)(b1 - 1));
-            goto fail;
-        }
-        rc = ext_read_inode(es, ino, &in);
-        if (rc < 0) goto fail;
-    }
-    r.mapped = 0;
-    rc = ext_extent_walk(es, ino, &in, b0, b1 - 1, ext_rw_piece, &r);
-    if (rc == 0 && r.mapped != b1 - b0)
-        rc = vfs_detail(-EIO, "inode %u: blocks %llu..%llu not mapped after allocation", ino,
-                        (unsigned long long)b0, (unsigned long long)(b1 - 1));
-    if (rc == 1) rc = -EIO;
-    if (rc == 0) return 0;
-fail:
-    if (allocated) { /* give the range back: it was a hole */
-        if (ext_read_inode(es, ino, &in) == 0)
-            ext2fs_punch(fs, ino, (struct ext2_inode *)&in, NULL, b0, b1 - 1);
-    }
-    return rc;
-}
-
 ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t off)
 {
     struct ext_sb *es = ext_sbv(vn);
@@ -313,46 +260,200 @@ static errcode_t ext_write_file(struct ext_sb *es, ext2_ino_t ino, const char *b
     return ec ? ec : ec2;
 }
 
-/* Large writes to extent-mapped files: the partial first and last blocks go
- * through ext2_file_t, the whole blocks between straight to the device
- * (ext_write_blocks). Returns the bytes written (a prefix of BUF) in *done. */
-static int ext_write_big(struct ext_sb *es, ext2_ino_t ino, const char *buf, size_t n,
-                         uint64_t off, size_t *done)
+/* ---- the large-write fast path (extent-mapped files, no bigalloc) ----
+ *
+ * A write of at least 8 whole blocks whose block range is either all mapped
+ * and initialised (overwritten in place, ext_rw_piece) or all hole (newly
+ * allocated here) goes straight to the device; anything else — a range
+ * partly mapped or with unwritten extents, a nearly full filesystem, a
+ * bigalloc or block-mapped file — goes through ext2_file_t.
+ *
+ * A hole is filled run by run: a free physical run is found (ext2fs_new_range,
+ * its goal right after the physical block of the logical block before), the
+ * caller's data is written to it (the partial first and last blocks padded
+ * with zeros from a bounce buffer), and only then are the blocks claimed in
+ * the bitmaps and the run put into the extent tree (merged into the previous
+ * extent when it continues it). So a file never maps a block that does not
+ * yet hold its data: no stale data of deleted files can show through, even
+ * if the process dies in between. On failure what this call allocated is
+ * punched out again, so the image stays consistent. */
+
+#define EXT_WR_MAX_RUN 32768u /* EXT_INIT_MAX_LEN: blocks of an initialised extent */
+
+/* Write file bytes [LB*bs, (LB+CNT)*bs) ∩ [OFF, OFF+N) of BUF to physical
+ * blocks PBLK..: whole blocks straight from BUF, the partial first and last
+ * blocks (a fresh block: zeros around the data) through BOUNCE. */
+static int ext_wr_run(struct ext_sb *es, ext2_ino_t ino, const char *buf, uint64_t off,
+                      uint64_t n, uint64_t lb, uint64_t cnt, uint64_t pblk, char *bounce)
 {
-    uint64_t bs = es->fs->blocksize;
-    uint64_t b0 = (off + bs - 1) / bs, b1 = (off + n) / bs;
-    size_t head = (size_t)(b0 * bs - off), put = 0;
-    struct ext2_inode_large in;
-    errcode_t ec = 0;
+    uint64_t bs = es->fs->blocksize, end = off + n;
+    uint64_t lo = lb * bs, hi = (lb + cnt) * bs; /* file bytes of the run */
+    int rc = 0;
+
+    while (lo < hi && rc == 0) {
+        uint64_t phys = pblk * bs + (lo - lb * bs);
+        if (lo < off || lo + bs > end) { /* a partial block */
+            uint64_t a = lo > off ? lo : off, b = lo + bs < end ? lo + bs : end;
+            memset(bounce, 0, bs);
+            memcpy(bounce + (a - lo), buf + (a - off), b - a);
+            rc = ext_io_pwrite(es->fs->io, bounce, bs, phys);
+            lo += bs;
+            continue;
+        }
+        uint64_t stop = hi < end ? hi : end - (end - lo) % bs; /* whole blocks only */
+        rc = ext_io_pwrite(es->fs->io, buf + (lo - off), stop - lo, phys);
+        lo = stop;
+    }
+    if (rc < 0)
+        return vfs_detail(rc, "inode %u: writing blocks %llu..%llu", ino, (unsigned long long)pblk,
+                          (unsigned long long)(pblk + cnt - 1));
+    return 0;
+}
+
+/* Put the run [LB, LB+CNT) -> PBLK (already claimed) into the extent tree
+ * under handle H: merged into the extent before when that one ends at both
+ * LB and PBLK, is initialised and stays within EXT_WR_MAX_RUN; else a new
+ * extent next to it. */
+static errcode_t ext_wr_map(ext2_extent_handle_t h, uint64_t lb, uint64_t cnt, uint64_t pblk)
+{
+    struct ext2fs_extent cur, nx = {.e_pblk = pblk, .e_lblk = lb, .e_len = (__u32)cnt,
+                                    .e_flags = EXT2_EXTENT_FLAGS_LEAF};
+    struct ext2_extent_info info;
+    errcode_t ec = ext2fs_extent_get_info(h, &info);
+
+    if (ec) return ec;
+    if (info.max_depth == 0 && info.num_entries == 0) return ext2fs_extent_insert(h, 0, &nx);
+    ec = ext2fs_extent_goto2(h, 0, lb);
+    if (ec == 0) return EXT2_ET_EXTENT_NOT_FOUND; /* mapped: the caller saw a hole */
+    if (ec != EXT2_ET_EXTENT_NOT_FOUND) return ec;
+    ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur);
+    if (ec) return ec;
+    if (cur.e_lblk + cur.e_len == lb && cur.e_pblk + cur.e_len == pblk &&
+        !(cur.e_flags & EXT2_EXTENT_FLAGS_UNINIT) && cur.e_len + cnt <= EXT_WR_MAX_RUN) {
+        cur.e_len += (__u32)cnt;
+        ec = ext2fs_extent_replace(h, 0, &cur);
+    } else {
+        ec = ext2fs_extent_insert(h, cur.e_lblk > lb ? 0 : EXT2_EXTENT_INSERT_AFTER, &nx);
+    }
+    if (!ec) ec = ext2fs_extent_fix_parents(h);
+    return ec;
+}
+
+/* The physical block to start looking for free blocks at, for logical block
+ * LB of the file whose extents H walks: where LB would be if the extent
+ * before it went on, else libext2fs's goal for the inode. */
+static blk64_t ext_wr_goal(ext2_filsys fs, ext2_extent_handle_t h, ext2_ino_t ino,
+                           struct ext2_inode_large *in, uint64_t lb)
+{
+    struct ext2fs_extent cur;
+    errcode_t ec = ext2fs_extent_goto2(h, 0, lb);
+    if ((ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) &&
+        ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) == 0 && cur.e_len && cur.e_lblk < lb) {
+        uint64_t g = cur.e_pblk + (lb - cur.e_lblk);
+        if (g > cur.e_pblk && g < ext2fs_blocks_count(fs->super)) return g;
+    }
+    return ext2fs_find_inode_goal(fs, ino, (struct ext2_inode *)in, lb);
+}
+
+/* Fill the hole [B0, B1] (logical blocks, all unmapped) with the bytes
+ * [OFF, OFF+N) of BUF, allocating as described above. IN is the inode in
+ * memory: the extent handle changes its i_block and i_blocks (and writes the
+ * inode when the tree's root changes); the caller writes it at the end.
+ * Returns 0, 1 (nothing done: use the general path) or a negative error
+ * (what was allocated is given back). */
+static int ext_wr_fill(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                       const char *buf, uint64_t off, uint64_t n, uint64_t b0, uint64_t b1)
+{
+    ext2_filsys fs = es->fs;
+    uint64_t cur = b0, total = b1 - b0 + 1;
+    ext2_extent_handle_t h = NULL;
+    char *bounce = NULL;
+    errcode_t ec;
+    int rc = 0;
+
+    /* Room for the data and for extent blocks the tree may grow by; short
+     * of it the general path reports ENOSPC where it happens. */
+    if (ext2fs_free_blocks_count(fs->super) < total + total / 256 + 64) return 1;
+    bounce = malloc(fs->blocksize);
+    if (!bounce) return -ENOMEM;
+    ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+    if (ec) {
+        free(bounce);
+        return 1;
+    }
+    blk64_t goal = ext_wr_goal(fs, h, ino, in, b0);
+    while (cur <= b1) {
+        uint64_t want = b1 - cur + 1;
+        blk64_t pblk = 0, plen = 0;
+        if (want > EXT_WR_MAX_RUN) want = EXT_WR_MAX_RUN;
+        ec = ext2fs_new_range(fs, 0, goal, want, NULL, &pblk, &plen);
+        if (ec || plen == 0 || plen > want || pblk < fs->super->s_first_data_block ||
+            pblk + plen > ext2fs_blocks_count(fs->super)) {
+            rc = ec ? ext_err(ec, "inode %u: finding %llu free blocks", ino, (unsigned long long)want)
+                    : vfs_detail(-EIO, "inode %u: bad free range %llu+%llu", ino,
+                                 (unsigned long long)pblk, (unsigned long long)plen);
+            goto fail;
+        }
+        /* data first ... */
+        rc = ext_wr_run(es, ino, buf, off, n, cur, plen, pblk, bounce);
+        if (rc < 0) goto fail;
+        /* ... then claim the blocks and map them */
+        ext2fs_block_alloc_stats_range(fs, pblk, (unsigned)plen, +1);
+        ec = ext2fs_iblk_add_blocks(fs, (struct ext2_inode *)in, plen);
+        if (!ec) ec = ext_wr_map(h, cur, plen, pblk);
+        if (ec) {
+            /* if the tree took the run the punch below frees it with
+             * the rest; if not, the claim is given back here */
+            blk64_t mapped = 0;
+            if (ext2fs_bmap2(fs, ino, (struct ext2_inode *)in, NULL, 0, cur, NULL, &mapped) ||
+                mapped != pblk) {
+                ext2fs_block_alloc_stats_range(fs, pblk, (unsigned)plen, -1);
+                ext2fs_iblk_sub_blocks(fs, (struct ext2_inode *)in, plen);
+            }
+            rc = ext_err(ec, "inode %u: mapping blocks %llu..%llu", ino, (unsigned long long)cur,
+                         (unsigned long long)(cur + plen - 1));
+            cur += mapped == pblk ? plen : 0;
+            goto fail;
+        }
+        cur += plen;
+        goal = pblk + plen;
+    }
+    ext2fs_extent_free(h);
+    free(bounce);
+    return 0;
+fail:
+    ext2fs_extent_free(h);
+    free(bounce);
+    if (cur > b0) /* give back the runs this call mapped (b0..b1 was a hole) */
+        ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, b0, cur - 1);
+    return rc;
+}
+
+/* Write BUF (N bytes at OFF, at least 8 whole blocks) to an extent-mapped
+ * file without ext2_file_t when the blocks it touches are all mapped and
+ * initialised or all hole (see above). IN is the inode as read by the
+ * caller; on return 0 it holds the new extent root and i_blocks (not yet
+ * written). Returns 0 (all N bytes written), 1 (nothing done: use the
+ * general path) or a negative error (nothing written that the file shows). */
+static int ext_write_fast(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                          const char *buf, size_t n, uint64_t off)
+{
+    ext2_filsys fs = es->fs;
+    uint64_t bs = fs->blocksize, b0 = off / bs, b1 = (off + n - 1) / bs;
+    struct ext_rw r = {.es = es, .ino = ino, .buf = (char *)buf, .off = off, .n = n, .write = 1};
     int rc;
 
-    *done = 0;
-    if (head) {
-        ec = ext_write_file(es, ino, buf, head, off, done);
-        if (ec || *done < head) goto out;
-    }
-    rc = ext_write_blocks(es, ino, buf + head, b0, b1);
-    if (rc < 0) return rc;
-    if (rc == 1) { /* partly mapped: the general path for the rest */
-        ec = ext_write_file(es, ino, buf + head, n - head, off + head, &put);
-        *done += put;
-        goto out;
-    }
-    *done = head + (size_t)((b1 - b0) * bs);
-    rc = ext_read_inode(es, ino, &in);
-    if (rc < 0) return rc;
-    if (EXT2_I_SIZE(&in) < off + *done) {
-        ec = ext2fs_inode_size_set(es->fs, (struct ext2_inode *)&in, off + *done);
-        if (ec) goto out;
-        rc = ext_write_inode(es, ino, &in);
-        if (rc < 0) return rc;
-    }
-    if (*done < n) {
-        ec = ext_write_file(es, ino, buf + *done, n - *done, off + *done, &put);
-        *done += put;
-    }
-out:
-    return ec ? ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off) : 0;
+    if (EXT2FS_CLUSTER_RATIO(fs) > 1 || b1 >= (1ull << 32) - 1) return 1;
+    rc = ext_extent_walk(es, ino, in, b0, b1, ext_probe_piece, &r);
+    if (rc) return rc;
+    if (r.any_uninit || (r.any_mapped && r.mapped != b1 - b0 + 1)) return 1;
+    if (!r.any_mapped) return ext_wr_fill(es, ino, in, buf, off, n, b0, b1);
+    r.mapped = 0; /* all mapped: overwrite in place (partial edge blocks: just their bytes) */
+    rc = ext_extent_walk(es, ino, in, b0, b1, ext_rw_piece, &r);
+    if (rc == 0 && r.mapped != b1 - b0 + 1)
+        rc = vfs_detail(-EIO, "inode %u: blocks %llu..%llu changed under the write", ino,
+                        (unsigned long long)b0, (unsigned long long)b1);
+    return rc == 1 ? -EIO : rc;
 }
 
 ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uint64_t off)
@@ -369,16 +470,29 @@ ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
     if (!S_ISREG(vn->mode)) return S_ISDIR(vn->mode) ? -EISDIR : -EINVAL;
     if (n == 0) return 0;
     if (off + n < off || off + n > (1ull << 60)) return -EFBIG;
-    rc = ext_uninline(es, ino);
-    if (rc < 0) return rc;
     rc = ext_read_inode(es, ino, &in);
     if (rc < 0) return rc;
-    if ((in.i_flags & EXT4_EXTENTS_FL) && es->sb.dev && (off + n) / bs >= (off + bs - 1) / bs + 8) {
-        err = ext_write_big(es, ino, buf, n, off, &done);
-    } else {
-        errcode_t ec = ext_write_file(es, ino, buf, n, off, &done);
-        if (ec) err = ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off);
+    if (in.i_flags & EXT4_INLINE_DATA_FL) {
+        rc = ext_uninline(es, ino);
+        if (rc == 0) rc = ext_read_inode(es, ino, &in);
+        if (rc < 0) return rc;
     }
+    if ((in.i_flags & EXT4_EXTENTS_FL) && es->sb.dev && (off + n) / bs >= (off + bs - 1) / bs + 8) {
+        /* the fast path: one inode read (above) and one write (here) */
+        rc = ext_write_fast(es, ino, &in, buf, n, off);
+        if (rc < 0) return rc;
+        if (rc == 0) {
+            if (EXT2_I_SIZE(&in) < off + n) {
+                errcode_t ec = ext2fs_inode_size_set(es->fs, (struct ext2_inode *)&in, off + n);
+                if (ec) return ext_err(ec, "inode %u: setting the size", ino);
+            }
+            ext_inode_set_times(es, &in, EXT_T_MTIME | EXT_T_CTIME, vfs_now());
+            rc = ext_write_inode(es, ino, &in);
+            return rc < 0 ? rc : (ssize_t)n;
+        }
+    }
+    errcode_t ec = ext_write_file(es, ino, buf, n, off, &done);
+    if (ec) err = ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off);
     if (done == 0 && err < 0) return err;
     rc = ext_read_inode(es, ino, &in);
     if (rc < 0) return rc;
