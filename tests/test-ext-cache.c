@@ -296,3 +296,34 @@ T_TEST(ext_cache_option)
     T_EQ(ext_fsck(img), 0);
     free(img);
 }
+
+/* A sync with nothing changed since the last one writes nothing; but the
+ * last close of a file unlinked while open is a change (its inode and blocks
+ * are freed then), which the next sync must write: a copy of the image taken
+ * after that sync is e2fsck-clean while still mounted. */
+T_TEST(ext_cache_sync_after_last_close)
+{
+    ext_need_tools();
+    const char *dir = t_tmpdir();
+    char *img = t_fmt("%s/img", dir), *copy = t_fmt("%s/copy", dir);
+    static unsigned char buf[300000];
+    rng_state = 777;
+    fill_random(buf, sizeof buf);
+    ext_mkimg(img, 16, "-t ext4", NULL);
+    struct uvfs *ctx = mount_opts(img, "");
+    int fd = uvfs_open(ctx, "/mnt/victim", O_CREAT | O_RDWR, 0644);
+    T_ASSERT(fd >= 0);
+    pwrite_all(ctx, fd, buf, sizeof buf, 0);
+    T_OK(uvfs_sync(ctx));
+    T_OK(uvfs_unlink(ctx, "/mnt/victim"));
+    T_OK(uvfs_sync(ctx));
+    T_OK(uvfs_sync(ctx)); /* nothing new */
+    T_OK(uvfs_close(ctx, fd)); /* frees the inode and its blocks */
+    T_OK(uvfs_sync(ctx));
+    T_EQ(t_sh("cp '%s' '%s'", img, copy), 0);
+    T_EQ(ext_fsck(copy), 0);
+    T_OK(uvfs_free(ctx));
+    T_EQ(ext_fsck(img), 0);
+    free(img);
+    free(copy);
+}

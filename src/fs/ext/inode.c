@@ -243,8 +243,10 @@ int ext_inode_free(struct ext_sb *es, ext2_ino_t ino)
     ext2_filsys fs = es->fs;
     struct ext2_inode_large in;
     errcode_t ec;
-    int rc = ext_read_inode(es, ino, &in);
+    int rc = ext_begin_write(es); /* at the last close of an unlinked file: maybe after a sync */
 
+    if (rc < 0) return rc;
+    rc = ext_read_inode(es, ino, &in);
     if (rc < 0) return rc;
     if ((in.i_flags & EXT4_INLINE_DATA_FL) ||
         ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&in)) {

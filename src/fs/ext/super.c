@@ -341,14 +341,22 @@ static int ext_sync(struct vfs_sb *sb)
     errcode_t ec;
 
     if (es->rdonly) return 0;
-    if (es->marked) es->fs->super->s_state |= EXT2_VALID_FS;
+    /* Nothing changed since mount or the last sync (every change calls
+     * ext_begin_write first): the image on the device is complete and marked
+     * clean; a flush of the block cache (a no-op) is all there is to do, and
+     * the superblock and group descriptors are not rewritten and synced again. */
+    if (!es->marked) {
+        ec = io_channel_flush(es->fs->io);
+        return ec ? ext_err(ec, "flushing the filesystem") : 0;
+    }
+    es->fs->super->s_state |= EXT2_VALID_FS;
     ext2fs_mark_super_dirty(es->fs);
     ec = ext2fs_flush(es->fs);
     if (!ec) ec = io_channel_flush(es->fs->io);
-    /* The image is consistent now; the next change marks it not clean. */
+    /* In memory the state is "not clean" again, for the next change to write. */
     es->fs->super->s_state &= (uint16_t)~EXT2_VALID_FS;
+    if (ec) return ext_err(ec, "flushing the filesystem"); /* still marked: all again next time */
     es->marked = 0;
-    if (ec) return ext_err(ec, "flushing the filesystem");
     return 0;
 }
 
