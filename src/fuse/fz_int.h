@@ -30,6 +30,11 @@ struct fz_node {
     struct vfs_vnode *vn;    /* reference; constant */
     uint64_t nlookup;        /* protected by fs->lock */
     uint64_t gen;            /* generation: unique per node made; constant */
+    /* Page-cache validity (see fz_file_caching): DVER counts the changes of
+     * the file's data made through this server (writes, truncations);
+     * KVER is the DVER the kernel's page cache of the inode was last known
+     * to match (set at every open). Both protected by fs->lock. */
+    uint64_t dver, kver;
 };
 
 /* An open file (fi->fh): the core's open file, listed so that the files the

@@ -164,6 +164,16 @@ static void fz_forget_one(struct fz_fs *fs, fuse_ino_t ino, uint64_t nlookup)
     }
 }
 
+/* Record that the data of node INO changed through this server (a write, a
+ * truncation): the next open makes the kernel drop its page cache. */
+static void fz_data_changed(struct fz_fs *fs, fuse_ino_t ino)
+{
+    struct fz_node *n = fz_node(fs, ino);
+    pthread_mutex_lock(&fs->lock);
+    n->dver++;
+    pthread_mutex_unlock(&fs->lock);
+}
+
 /* ---- attributes and entries --------------------------------------------------- */
 
 /* Cache timeouts. A case-insensitive filesystem (one file, many names) and
@@ -219,18 +229,15 @@ static int fz_make_entry(struct fz_fs *fs, struct vfs_vnode *vn, struct fuse_ent
     return 0;
 }
 
-/* Reply to REQ with an entry for VN (a reference, consumed); with FI, as the
- * reply to create. Returns 0 (replied), 1 (replied, but the kernel did not
- * take it: the lookup was undone and a create's file must be closed), or an
- * error (not replied). */
-static int fz_reply_entry(struct fz_fs *fs, fuse_req_t req, struct vfs_vnode *vn,
-                          const struct fuse_file_info *fi)
+/* Reply to REQ with an entry for VN (a reference, consumed). Returns 0
+ * (replied), 1 (replied, but the kernel did not take it: the lookup was
+ * undone), or an error (not replied). */
+static int fz_reply_entry(struct fz_fs *fs, fuse_req_t req, struct vfs_vnode *vn)
 {
     struct fuse_entry_param e;
     int rc = fz_make_entry(fs, vn, &e);
     if (rc < 0) return rc;
-    rc = fi ? fuse_reply_create(req, &e, fi) : fuse_reply_entry(req, &e);
-    if (rc < 0) {
+    if (fuse_reply_entry(req, &e) < 0) {
         fz_forget_one(fs, e.ino, 1);
         return 1;
     }
@@ -253,7 +260,7 @@ static void fz_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     FZ_BEGIN(fs);
     int rc = vfs_ll_lookup(fs->ctx, dir, name, &vn);
     if (rc == 0) {
-        rc = fz_reply_entry(fs, req, vn, NULL);
+        rc = fz_reply_entry(fs, req, vn);
     } else if (rc == -ENOENT && fz_entry_timeout(fs, dir->sb) > 0) {
         /* A negative entry: the kernel remembers that NAME is absent. */
         struct fuse_entry_param e;
@@ -349,6 +356,7 @@ static void fz_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     }
     FZ_BEGIN(fs);
     if (sa.mask) rc = vfs_setattr_vn(vn, &sa);
+    if (sa.mask & VFS_SET_SIZE) fz_data_changed(fs, ino); /* even if it failed half-way */
     if (rc >= 0) rc = fz_reply_attr(fs, req, vn);
     FZ_END(fs);
     if (rc < 0) fz_reply_err(req, "setattr", rc);
@@ -385,7 +393,7 @@ static void fz_make(fuse_req_t req, fuse_ino_t parent, const char *name, enum vf
     if (rc == 0) rc = vfs_make(fs->ctx, &w, kind, mode, rdev, target, linkto, &vn);
     vfs_creds_clear();
     vfs_walk_done(&w);
-    if (rc == 0) rc = fz_reply_entry(fs, req, vn, NULL);
+    if (rc == 0) rc = fz_reply_entry(fs, req, vn);
     FZ_END(fs);
     if (rc < 0) fz_reply_err(req, op, rc);
 }
@@ -514,14 +522,35 @@ static struct fz_file *fz_fh(const struct fuse_file_info *fi)
     return (struct fz_file *)(uintptr_t)fi->fh;
 }
 
-/* How the kernel should cache an open file: it may keep its page cache across
- * opens (uvfs is the only writer), except on a filesystem that can change
- * behind us; O_DIRECT opens bypass the cache. */
-static void fz_file_caching(const struct vfs_vnode *vn, int flags, struct fuse_file_info *fi)
+/*
+ * How the kernel should cache an open file of node N (flags FLAGS).
+ *
+ * keep_cache (FOPEN_KEEP_CACHE) lets the kernel keep the inode's page cache
+ * across opens, so a file read again costs no READ requests. It is safe
+ * because the image is locked while mounted and every change of it comes
+ * through this server; and it is given only when no write or truncation
+ * went through the server since the previous open of the inode (N->dver ==
+ * N->kver). After a change the open goes without keep_cache and the kernel
+ * drops the inode's pages: buffered writes keep those pages right anyway,
+ * but O_DIRECT writes (FOPEN_DIRECT_IO) bypass them, and kernels before 6.6
+ * do not invalidate pages for those. A filesystem that may change behind us
+ * (VFS_SB_NOCACHE) is never cached; O_DIRECT opens bypass the cache.
+ *
+ * noflush (FOPEN_NOFLUSH): close(2) of a read-only descriptor sends no
+ * FLUSH request (flush does no work here, and without the writeback cache
+ * the kernel has nothing to write back for a read-only descriptor).
+ */
+static void fz_file_caching(struct fz_fs *fs, struct fz_node *n, int flags,
+                            struct fuse_file_info *fi)
 {
-    int nocache = (vn->sb->flags & VFS_SB_NOCACHE) != 0;
-    fi->keep_cache = !nocache;
+    int nocache = (n->vn->sb->flags & VFS_SB_NOCACHE) != 0;
+    pthread_mutex_lock(&fs->lock);
+    if (flags & O_TRUNC) n->dver++;
+    fi->keep_cache = !nocache && n->kver == n->dver;
+    n->kver = n->dver;
+    pthread_mutex_unlock(&fs->lock);
     fi->direct_io = nocache || (flags & O_DIRECT);
+    fi->noflush = (flags & O_ACCMODE) == O_RDONLY;
 }
 
 static void fz_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -540,7 +569,7 @@ static void fz_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     if (rc == 0) {
         fi->fh = (uint64_t)(uintptr_t)ff;
-        fz_file_caching(vn, fi->flags, fi);
+        fz_file_caching(fs, fz_node(fs, ino), fi->flags, fi);
         if (fuse_reply_open(req, fi) < 0) fz_file_close(fs, ff); /* interrupted */
     }
     FZ_END(fs);
@@ -567,9 +596,16 @@ static void fz_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     }
     if (rc == 0) {
         fi->fh = (uint64_t)(uintptr_t)ff;
-        fz_file_caching(w.vn, fi->flags, fi);
+        struct fuse_entry_param e;
         vfs_vnode_get_unlocked(w.vn); /* for the entry */
-        rc = fz_reply_entry(fs, req, w.vn, fi);
+        rc = fz_make_entry(fs, w.vn, &e);
+        if (rc == 0) {
+            fz_file_caching(fs, fz_node(fs, e.ino), fi->flags, fi);
+            if (fuse_reply_create(req, &e, fi) < 0) { /* not taken: undo */
+                fz_forget_one(fs, e.ino, 1);
+                rc = 1;
+            }
+        }
         if (rc != 0) fz_file_close(fs, ff); /* not replied (error) or not taken */
     }
     vfs_walk_done(&w);
@@ -612,7 +648,6 @@ static void fz_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
     struct fz_fs *fs = fuse_req_userdata(req);
     uint64_t end;
-    (void)ino;
     if (off < 0) {
         fuse_reply_err(req, EINVAL);
         return;
@@ -624,6 +659,7 @@ static void fz_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     FZ_BEGIN(fs);
     ssize_t n = vfs_file_write(fz_fh(fi)->f, buf, size, (uint64_t)off, 0, &end);
     FZ_END(fs);
+    fz_data_changed(fs, ino); /* also when it failed: a part may be written */
     if (n < 0)
         fz_reply_err(req, "write", n);
     else
@@ -953,6 +989,20 @@ static void fz_init(void *userdata, struct fuse_conn_info *conn)
     struct fz_fs *fs = userdata;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+    /* Always readdirplus, not only for the first batch of a directory: the
+     * entries it fills spare one LOOKUP per name for `ls -l`, `cp -r`, find
+     * (without this, the kernel reads later batches of a large directory
+     * with plain READDIR and then looks every name up). */
+    conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+    /* Symlink targets in the page cache: a symlink never changes (a new
+     * target is a new inode), and the inode's cache goes with it. */
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    /* Read-ahead and requests run concurrently (the core serialises where
+     * it must); the page cache is dropped when a getattr shows a changed
+     * mtime or size (a second guard besides fz_file_caching). */
+    if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
     /* The kernel's page cache stays write-through (uvfs sees every write at
      * once); no NFS export (no lookups of "." / ".."); the kernel clears
      * set-id bits itself, through setattr. */
