@@ -135,19 +135,6 @@ static int ext_rw_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int 
     return 0;
 }
 
-/* Only note what is mapped. */
-static int ext_probe_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
-{
-    struct ext_rw *r = arg;
-    (void)pblk;
-    r->any_mapped = 1;
-    if (uninit)
-        r->any_uninit = 1;
-    else
-        r->mapped += hi - lo + 1;
-    return 0;
-}
-
 /* The fast path for large reads of extent-mapped files: read each run of
  * the extents covering [OFF, OFF+N) straight from the block device into BUF
  * (holes and unwritten extents stay zero). *handled is 0 when the caller
@@ -262,11 +249,11 @@ static errcode_t ext_write_file(struct ext_sb *es, ext2_ino_t ino, const char *b
 
 /* ---- the large-write fast path (extent-mapped files, no bigalloc) ----
  *
- * A write of at least 8 whole blocks whose block range is either all mapped
- * and initialised (overwritten in place, ext_rw_piece) or all hole (newly
- * allocated here) goes straight to the device; anything else — a range
- * partly mapped or with unwritten extents, a nearly full filesystem, a
- * bigalloc or block-mapped file — goes through ext2_file_t.
+ * A write of at least 8 whole blocks goes straight to the device: the
+ * blocks it touches that are mapped and initialised are overwritten in place
+ * (ext_rw_piece), the holes among them are newly allocated here. A range
+ * with unwritten extents, a nearly full filesystem, a bigalloc or
+ * block-mapped file go through ext2_file_t.
  *
  * A hole is filled run by run: a free physical run is found (ext2fs_new_range,
  * its goal right after the physical block of the logical block before), the
@@ -429,31 +416,82 @@ fail:
     return rc;
 }
 
+/* The holes among the blocks a write touches, collected by a walk over its
+ * extents before any of them is filled (filling changes the tree). */
+struct ext_wr_gaps {
+    uint64_t next;          /* first block not yet seen */
+    uint64_t (*g)[2];       /* [first, last] of each hole; owned */
+    size_t n, cap;
+    int uninit;             /* an unwritten extent is in the range */
+};
+
+static int ext_wr_gap_add(struct ext_wr_gaps *gp, uint64_t lo, uint64_t hi)
+{
+    if (gp->n == gp->cap) {
+        size_t cap = gp->cap ? 2 * gp->cap : 8;
+        uint64_t(*g)[2] = realloc(gp->g, cap * sizeof *g);
+        if (!g) return -ENOMEM;
+        gp->g = g;
+        gp->cap = cap;
+    }
+    gp->g[gp->n][0] = lo;
+    gp->g[gp->n][1] = hi;
+    gp->n++;
+    return 0;
+}
+
+static int ext_wr_gap_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
+{
+    struct ext_wr_gaps *gp = arg;
+    int rc = 0;
+    (void)pblk;
+    if (uninit) gp->uninit = 1;
+    if (lo > gp->next) rc = ext_wr_gap_add(gp, gp->next, lo - 1);
+    gp->next = hi + 1;
+    return rc;
+}
+
 /* Write BUF (N bytes at OFF, at least 8 whole blocks) to an extent-mapped
- * file without ext2_file_t when the blocks it touches are all mapped and
- * initialised or all hole (see above). IN is the inode as read by the
- * caller; on return 0 it holds the new extent root and i_blocks (not yet
- * written). Returns 0 (all N bytes written), 1 (nothing done: use the
- * general path) or a negative error (nothing written that the file shows). */
+ * file without ext2_file_t (see above): the mapped blocks it touches are
+ * overwritten in place (partial edge blocks: just their bytes), then each
+ * hole is filled (ext_wr_fill). IN is the inode as read by the caller; on
+ * return 0 it holds the new extent root and i_blocks (not yet written).
+ * Returns 0 (all N bytes written), 1 (use the general path: an unwritten
+ * extent in the range, or free space short; writing the same bytes again
+ * there is harmless) or a negative error (the holes this call filled are
+ * holes again; blocks that were mapped may hold part of the new data). */
 static int ext_write_fast(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
                           const char *buf, size_t n, uint64_t off)
 {
     ext2_filsys fs = es->fs;
-    uint64_t bs = fs->blocksize, b0 = off / bs, b1 = (off + n - 1) / bs;
+    uint64_t bs = fs->blocksize, b0 = off / bs, b1 = (off + n - 1) / bs, holes = 0;
     struct ext_rw r = {.es = es, .ino = ino, .buf = (char *)buf, .off = off, .n = n, .write = 1};
+    struct ext_wr_gaps gp = {.next = b0};
+    size_t i = 0;
     int rc;
 
     if (EXT2FS_CLUSTER_RATIO(fs) > 1 || b1 >= (1ull << 32) - 1) return 1;
-    rc = ext_extent_walk(es, ino, in, b0, b1, ext_probe_piece, &r);
-    if (rc) return rc;
-    if (r.any_uninit || (r.any_mapped && r.mapped != b1 - b0 + 1)) return 1;
-    if (!r.any_mapped) return ext_wr_fill(es, ino, in, buf, off, n, b0, b1);
-    r.mapped = 0; /* all mapped: overwrite in place (partial edge blocks: just their bytes) */
-    rc = ext_extent_walk(es, ino, in, b0, b1, ext_rw_piece, &r);
-    if (rc == 0 && r.mapped != b1 - b0 + 1)
-        rc = vfs_detail(-EIO, "inode %u: blocks %llu..%llu changed under the write", ino,
-                        (unsigned long long)b0, (unsigned long long)b1);
-    return rc == 1 ? -EIO : rc;
+    rc = ext_extent_walk(es, ino, in, b0, b1, ext_wr_gap_piece, &gp);
+    if (rc == 0 && gp.next <= b1) rc = ext_wr_gap_add(&gp, gp.next, b1);
+    if (rc == 0 && gp.uninit) rc = 1;
+    for (i = 0; i < gp.n; i++) holes += gp.g[i][1] - gp.g[i][0] + 1;
+    if (rc == 0 && holes && ext2fs_free_blocks_count(fs->super) < holes + holes / 256 + 64) rc = 1;
+    if (rc) goto out;
+    if (holes < b1 - b0 + 1) { /* the mapped blocks first: the walk does not change the tree */
+        rc = ext_extent_walk(es, ino, in, b0, b1, ext_rw_piece, &r);
+        if (rc == 0 && r.mapped != b1 - b0 + 1 - holes)
+            rc = vfs_detail(-EIO, "inode %u: blocks %llu..%llu changed under the write", ino,
+                            (unsigned long long)b0, (unsigned long long)b1);
+        if (rc == 1) rc = -EIO;
+    }
+    for (i = 0; rc == 0 && i < gp.n; i++)
+        rc = ext_wr_fill(es, ino, in, buf, off, n, gp.g[i][0], gp.g[i][1]);
+    if (rc < 0) /* give back the holes filled before the one that failed */
+        for (size_t j = 0; j + 1 < i; j++)
+            ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, gp.g[j][0], gp.g[j][1]);
+out:
+    free(gp.g);
+    return rc;
 }
 
 ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uint64_t off)
