@@ -528,6 +528,10 @@ ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
             rc = ext_write_inode(es, ino, &in);
             return rc < 0 ? rc : (ssize_t)n;
         }
+        /* holes it filled before giving up stay (with their data): the
+         * general path below reads the inode, so it gets them */
+        rc = ext_write_inode(es, ino, &in);
+        if (rc < 0) return rc;
     }
     errcode_t ec = ext_write_file(es, ino, buf, n, off, &done);
     if (ec) err = ext_err(ec, "inode %u: writing %zu bytes at %llu", ino, n, (unsigned long long)off);
