@@ -286,6 +286,33 @@ static void coherence(const char *mp, const char *tmp, int fat, struct model *fi
     T_EQ(stat(moved, &st), 0);
     T_EQ(st.st_size, 111);
 
+    /* FAT: one file or directory, several spellings. The kernel's dentry
+     * cache is case-sensitive; a change through one spelling must not leave
+     * another cached. */
+    if (fat) {
+        char *sub = t_fmt("%s/sub", mp), *z = t_fmt("%s/sub/z", mp), *oz = t_fmt("%s/other/z", mp);
+        char *e = t_fmt("%s/e", mp), *k = t_fmt("%s/k", mp), *kk = t_fmt("%s/kk", mp);
+        T_EQ(t_sh("mkdir '%s' && echo z > '%s' && mkdir '%s' && echo k > '%s'", sub, z, e, k), 0);
+        for (int i = 0; i < 2; i++) {
+            T_EQ(stat(z, &st), 0);
+            T_EQ(stat(e, &st), 0);
+            T_EQ(stat(k, &st), 0);
+        }
+        T_EQ(t_sh("cd '%s' && mv SUB other && rmdir E && rm K && echo kk > KK", mp), 0);
+        expect_absent(z, "file in a directory renamed through another spelling");
+        expect_absent(sub, "directory renamed through another spelling");
+        T_EQ(stat(oz, &st), 0);
+        T_EQ(st.st_size, 2);
+        expect_absent(e, "directory removed through another spelling");
+        expect_absent(k, "file removed through another spelling");
+        T_EQ(stat(kk, &st), 0); /* created as KK, found as kk */
+        T_EQ(st.st_size, 3);
+        T_EQ(t_sh("cd '%s' && rm kk && echo 1234 > Kk", mp), 0);
+        T_EQ(stat(kk, &st), 0);
+        T_EQ(st.st_size, 5);
+        free(sub), free(z), free(oz), free(e), free(k), free(kk);
+    }
+
     *final = m;
     free(f), free(g), free(h1), free(h2), free(p1), free(p2), free(p3), free(p4), free(pg);
     free(p5), free(p11), free(dir), free(dir2), free(moved);
