@@ -110,7 +110,6 @@ struct ext_rw {
     uint64_t off, n;     /* ... covering file bytes [off, off + n) */
     uint64_t mapped;     /* blocks seen mapped and initialised */
     uint64_t filled;     /* reads: every byte of [off, filled) is read or zeroed */
-    int any_mapped, any_uninit;
     int write;
 };
 
