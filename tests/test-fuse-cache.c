@@ -16,7 +16,8 @@
  *
  * Also the request counts that make the mount fast (from the server's -d
  * log): no READ when an unchanged file is read again, a READ after it was
- * changed; no FLUSH for read-only descriptors; no LOOKUP after a listing.
+ * changed; no FLUSH for read-only descriptors; no LOOKUP after a listing;
+ * 1 MiB READ requests for a streaming read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -446,6 +447,22 @@ T_TEST(request_counts_ext)
         free(pth);
     }
     T_EQ(count_req(&mnt, "LOOKUP"), lk);
+
+    /* Streaming reads come as 1 MiB requests (the server raised the
+     * mount's read-ahead; only root may). A reply of 1 MiB + the 16-byte
+     * header can only be a READ. */
+    if (geteuid() == 0) {
+        char *big = t_fmt("%s/big", mp);
+        unsigned char *pb = pattern(8u << 20, 10);
+        host_put(h, pb, 8u << 20);
+        T_EQ(t_sh("cp '%s' '%s' && echo 1 > /proc/sys/vm/drop_caches", h, big), 0);
+        expect(big, pb, 8u << 20, "big file");
+        size_t len = 0;
+        char *log = t_slurp(mnt.log, &len);
+        T_ASSERT(log);
+        if (!strstr(log, "outsize: 1048592\n")) T_FAIL("no 1 MiB READ reply in the server's log");
+        free(log), free(pb), free(big);
+    }
 
     T_EQ(tf_mount_stop(&mnt, 1), 0);
     free(f), free(h), free(p), free(dir), free(img), free(mp);

@@ -57,6 +57,7 @@ struct fz_fs {
     struct fz_node root;    /* FUSE_ROOT_ID; never forgotten */
     double timeout;         /* entry / attribute timeout, seconds */
     int debug;
+    int readahead;          /* ask for 1 MiB read-ahead at INIT (see fz_readahead) */
     pthread_mutex_t lock;   /* the node hash, the file and directory lists */
     struct fz_node **hash;  /* by vnode address; protected by lock */
     size_t hsize, nnodes;

@@ -1032,6 +1032,9 @@ static void fz_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_EXPORT_SUPPORT |
                               FUSE_CAP_HANDLE_KILLPRIV);
     conn->max_write = FZ_MAX_WRITE; /* libfuse lowers it to what its buffers allow */
+    /* The kernel takes the smaller of this and the mount's read_ahead_kb,
+     * which fz_serve raised before INIT when it could. */
+    if (fs->readahead) conn->max_readahead = FZ_MAX_WRITE;
     conn->time_gran = 1;            /* nanosecond timestamps */
     if (fs->debug)
         fprintf(stderr, "uvfs: FUSE protocol %u.%u, max_write %u, max_read %u, want 0x%x\n",
