@@ -231,8 +231,7 @@ static void fz_syslog(void *arg, int level, const char *msg)
  * kernel starts a FUSE mount at 128 KiB, and streaming reads then come as
  * 256 KiB requests; at 1 MiB a 1.5 GiB `cat` took 0.55 s instead of 0.72 s
  * here (fewer requests, 20 % less server CPU). Only root may write the
- * setting; otherwise, or when the user chose -o max_readahead=, nothing
- * changes. The device number comes from /proc/self/mountinfo (a stat of
+ * setting; otherwise nothing changes. The device number comes from /proc/self/mountinfo (a stat of
  * the mount point would wait for this server, which is not serving yet).
  * This runs before INIT, whose reply (fz_init) then asks for 1 MiB too: the
  * kernel keeps the smaller of the two. Returns 1 when the setting is (now)
@@ -361,7 +360,7 @@ int fz_serve(struct uvfs *ctx, const struct fz_config *cfg)
         fz_msg("mount: cannot mount on %s (see the message above)", cfg->mountpoint);
         goto out;
     }
-    if (canon && !(cfg->fuse_opts && strstr(cfg->fuse_opts, "max_readahead=")))
+    if (canon)
         fs.readahead = fz_readahead(canon, cfg->debug);
     if (!cfg->foreground && !cfg->debug) {
         fflush(NULL);
