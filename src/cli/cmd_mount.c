@@ -208,7 +208,7 @@ static int mount_run(int argc, char **argv)
                                          {"single-thread", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
-    struct fz_config cfg = {.timeout = 1.0};
+    struct fz_config cfg = {.timeout = 60.0};
     struct mount_spec *specs = NULL;
     size_t nspecs = 0;
     char *fuse_opts = NULL, *uopts = NULL;
@@ -342,7 +342,7 @@ const struct cli_cmd cli_cmd_mount = {
         "                       for writing is mounted read-only, with a warning)\n"
         "       nonempty        allow a non-empty MOUNTPOINT (its contents are hidden)\n"
         "       timeout=SECS    how long the kernel caches names and attributes\n"
-        "                       (default 1; uvfs is the only writer, so caching is safe)\n"
+        "                       (default 60; uvfs is the only writer, so caching is safe)\n"
         "       trace[=FILE]    log every driver call (to stderr or FILE)\n"
         "       fault=OPS:NTH:ERRNO[:persist]  make the NTH driver call of OPS fail\n"
         "                       (testing aid; see uvfs_mount in uvfs.h)\n"
