@@ -89,7 +89,9 @@ struct fat_sb {
     uint8_t *fat;
     uint8_t *fat_dirty; /* one byte per FAT sector */
     int fat_any_dirty;
-    uint32_t free_count; /* computed at mount from the FAT, kept exact */
+    uint32_t free_count; /* counted from the FAT, then kept exact; valid when free_known */
+    int free_known;      /* read-write mounts count at mount, read-only ones on
+                          * the first need (statfs), so opening one costs no scan */
     uint32_t next_free;  /* allocation hint */
 
     /* Ownership and permissions shown for every file (mount options). */
@@ -165,8 +167,10 @@ static inline int fat_valid_cluster(const struct fat_sb *fs, uint32_t c)
 {
     return c >= 2 && c <= fs->nclusters + 1;
 }
-/* Count free clusters and set free_count/next_free. */
+/* Count free clusters and set free_count/next_free (and free_known). */
 void fat_count_free(struct fat_sb *fs);
+/* Make free_count valid (count now if it was never counted). */
+void fat_free_need(struct fat_sb *fs);
 /* Read the chain starting at START into a new array (*out, caller frees),
  * *n its length. A loop, a free/reserved/bad entry or a cluster out of range
  * is -UVFS_ECORRUPT naming the cluster. START 0: empty chain. MAX bounds the

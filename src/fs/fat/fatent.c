@@ -82,6 +82,12 @@ void fat_count_free(struct fat_sb *fs)
         }
     fs->free_count = nfree;
     fs->next_free = first ? first : 2;
+    fs->free_known = 1;
+}
+
+void fat_free_need(struct fat_sb *fs)
+{
+    if (!fs->free_known) fat_count_free(fs);
 }
 
 int fat_chain_read(struct fat_sb *fs, uint32_t start, uint32_t max, uint32_t **out, uint32_t *n)
@@ -133,6 +139,7 @@ fail:
 int fat_alloc(struct fat_sb *fs, uint32_t last, uint32_t n, uint32_t *out)
 {
     if (n == 0) return 0;
+    fat_free_need(fs);
     if (fs->free_count < n) return -ENOSPC;
     uint32_t maxc = fs->nclusters + 1;
     uint32_t c = last && last < maxc ? last + 1 : fs->next_free;
@@ -171,7 +178,7 @@ void fat_free_chain(struct fat_sb *fs, uint32_t start)
         uint32_t next = fat_ent_get(fs, c);
         if (next == 0) break; /* already free: cross-linked or corrupt, stop */
         fat_ent_set(fs, c, 0);
-        fs->free_count++;
+        if (fs->free_known) fs->free_count++;
         if (c < fs->next_free) fs->next_free = c;
         if (fat_is_eoc(fs, next)) break;
         c = next;

@@ -99,6 +99,7 @@ ssize_t fat_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
     uint64_t have = (uint64_t)fi->nchain * fs->csize;
     if (end > have) {
         /* short write when the disk cannot hold it all */
+        fat_free_need(fs);
         uint64_t avail = have + (uint64_t)fs->free_count * fs->csize;
         if (end > avail) {
             if (avail <= off) return -ENOSPC;

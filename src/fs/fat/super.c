@@ -158,7 +158,7 @@ static int fat_read_fsinfo(struct fat_sb *fs)
         vfs_log(UVFS_LOG_WARN, "FAT32 FSInfo sector %u has bad signatures; not using it",
                 fs->fsinfo_sector);
         fs->fsinfo_sector = 0;
-    } else if (rc == 0 && fat_le32(s + 488) != fs->free_count) {
+    } else if (rc == 0 && fs->free_known && fat_le32(s + 488) != fs->free_count) {
         fs->fsinfo_stale = 1; /* corrected at the next write-back */
     }
     free(s);
@@ -231,6 +231,7 @@ static int fat_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     struct fat_sb *fs = FAT_SB(sb);
     st->bsize = st->frsize = fs->csize;
     st->blocks = fs->nclusters;
+    fat_free_need(fs);
     st->bfree = st->bavail = fs->free_count;
     st->files = 0;
     st->ffree = st->favail = 0;
@@ -282,7 +283,10 @@ static int fat_mount(struct blk_dev *dev, const char *source, const char *opts, 
         goto fail;
     }
     fs->fatsec = fsecs;
-    fat_count_free(fs);
+    /* A read-write mount counts now: the FSInfo free count is checked
+     * against the FAT and corrected at the next write-back. A read-only one
+     * counts when statfs first asks (its FSInfo is never written). */
+    if (!fs->rdonly) fat_count_free(fs);
     rc = fat_read_fsinfo(fs);
     if (rc < 0) goto fail;
 
