@@ -320,6 +320,18 @@ static void coherence(const char *mp, const char *tmp, int fat, struct model *fi
     free(x7), free(x8), free(x8n), free(x9), free(x10), free(x11), free(x12), free(x13);
 }
 
+/* The file the independent tool copied out (D/f.out) holds the model's bytes. */
+static void same_as_model(const char *d, const struct model *m)
+{
+    char *out = t_fmt("%s/f.out", d);
+    size_t len = 0;
+    unsigned char *b = t_slurp(out, &len);
+    T_ASSERT(b);
+    T_EQ(len, (long long)m->n);
+    T_MEMEQ(b, m->b, m->n);
+    free(b), free(out);
+}
+
 T_TEST(coherence_ext)
 {
     tf_need_fuse();
@@ -336,13 +348,8 @@ T_TEST(coherence_ext)
     T_EQ(tf_mount_stop(&mnt, 1), 0);
     T_EQ(t_sh("e2fsck -fn '%s' >/dev/null 2>&1", img), 0);
     T_EQ(t_sh("debugfs -R 'dump /f %s/f.out' '%s' >/dev/null 2>&1", d, img), 0);
-    char *out = t_fmt("%s/f.out", d);
-    size_t len = 0;
-    unsigned char *b = t_slurp(out, &len);
-    T_ASSERT(b);
-    T_EQ(len, (long long)m.n);
-    T_MEMEQ(b, m.b, m.n);
-    free(b), free(out), free(m.b), free(img), free(mp);
+    same_as_model(d, &m);
+    free(m.b), free(img), free(mp);
 }
 
 T_TEST(coherence_fat)
@@ -361,14 +368,9 @@ T_TEST(coherence_fat)
     T_EQ(tf_mount_stop(&mnt, 1), 0);
     T_EQ(t_sh("fsck.fat -n '%s' >/dev/null 2>&1", img), 0);
     T_EQ(t_sh("MTOOLS_SKIP_CHECK=1 mcopy -n -i '%s' ::/f '%s/f.out'", img, d), 0);
-    char *out = t_fmt("%s/f.out", d);
-    size_t len = 0;
-    unsigned char *b = t_slurp(out, &len);
-    T_ASSERT(b);
-    T_EQ(len, (long long)m.n);
-    T_MEMEQ(b, m.b, m.n);
+    same_as_model(d, &m);
     T_EQ(t_sh("MTOOLS_SKIP_CHECK=1 mdir -i '%s' ::/dir2 | grep -qi 'x8new'", img), 0);
-    free(b), free(out), free(m.b), free(img), free(mp);
+    free(m.b), free(img), free(mp);
 }
 
 /* ---- request counts (from the server's -d log) ------------------------------------- */
