@@ -508,7 +508,23 @@ T_TEST(fat_ops_mtools)
     T_OK(uvfs_mkdir(c, "/f/p2", 0755));
     T_OK(uvfs_mkdir(c, "/f/p1/moving dir", 0755));
     put(c, "/f/p1/moving dir/inside", "x");
+    /* directory link counts (2 + subdirectories, kept in step by mkdir,
+     * rmdir and rename after a first getattr; mdir counts them below) */
+    struct uvfs_stat ds;
+    T_OK(uvfs_stat(c, "/f/p1", &ds));
+    T_EQ(ds.nlink, 3);
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 2);
     T_OK(uvfs_rename(c, "/f/p1/moving dir", "/f/p2/moved dir"));
+    T_OK(uvfs_mkdir(c, "/f/p2/gone", 0755));
+    T_OK(uvfs_mkdir(c, "/f/p2/stays", 0755));
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 5);
+    T_OK(uvfs_rmdir(c, "/f/p2/gone"));
+    T_OK(uvfs_stat(c, "/f/p1", &ds));
+    uint64_t p1_nlink = ds.nlink;
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    uint64_t p2_nlink = ds.nlink;
     put(c, "/f/p2/target", "old");
     put(c, "/f/p1/replacer", "new");
     T_OK(uvfs_rename(c, "/f/p1/replacer", "/f/p2/target"));
@@ -557,6 +573,9 @@ T_TEST(fat_ops_mtools)
     if (strncmp(s, " 0 1 2 \\0 \\0", 11) != 0) T_FAIL("trunc reads as: %s", s);
     T_EQ(t_sh("test $(mtype -i %s ::/trunc | wc -c) = 600", img), 0);
     T_STREQ(t_sh_out("mtype -i %s '::/p2/moved dir/inside'", img), "x");
+    T_EQ(p1_nlink, (uint64_t)t_sh("exit $(mdir -a -i %s ::/p1 | grep -c '<DIR>')", img));
+    T_EQ(p2_nlink, (uint64_t)t_sh("exit $(mdir -a -i %s ::/p2 | grep -c '<DIR>')", img));
+    T_EQ(p2_nlink, 4);
     T_STREQ(t_sh_out("mtype -i %s '::/p2/target'", img), "new");
     T_EQ(t_sh("mdir -i %s ::/p1/replacer >/dev/null 2>&1", img) != 0, 1);
     T_STREQ(t_sh_out("mtype -i %s ::/after", img), "reuses the slot");

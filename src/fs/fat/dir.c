@@ -42,6 +42,7 @@ int fat_dir_load(struct fat_sb *fs, struct fat_inode *dir)
         }
         dir->dbuf = b;
         dir->dnent = fs->root_entries;
+        dir->nsub_ok = 0;
         fat_dir_track(fs, dir);
         return 0;
     }
@@ -69,6 +70,7 @@ int fat_dir_load(struct fat_sb *fs, struct fat_inode *dir)
     }
     dir->dbuf = b;
     dir->dnent = (uint32_t)(len / FAT_DIRENT);
+    dir->nsub_ok = 0;
     fat_dir_track(fs, dir);
     return 0;
 }
@@ -507,6 +509,10 @@ int fat_dir_has_short(struct fat_sb *fs, struct fat_inode *dir, const uint8_t sn
 
 int fat_dir_count_subdirs(struct fat_sb *fs, struct fat_inode *dir, uint32_t *n)
 {
+    if (dir->dbuf && dir->nsub_ok) {
+        *n = dir->nsub;
+        return 0;
+    }
     int rc = fat_dir_load(fs, dir);
     if (rc < 0) return rc;
     uint32_t c = 0;
@@ -517,6 +523,8 @@ int fat_dir_count_subdirs(struct fat_sb *fs, struct fat_inode *dir, uint32_t *n)
         if ((e[11] & FAT_ATTR_DIR) && !fat_is_dot(e)) c++;
     }
     *n = c;
+    dir->nsub = c;
+    dir->nsub_ok = 1;
     return 0;
 }
 
@@ -637,6 +645,7 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
     slot->first = start;
     slot->index = start + nlfn;
     if (start <= dir->free_hint) dir->free_hint = start + need;
+    if (dir->nsub_ok && (se[11] & FAT_ATTR_DIR)) dir->nsub++;
     fat_dir_index_add(dir, slot);
     return 0;
 }
@@ -644,6 +653,11 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
 int fat_dir_remove(struct fat_sb *fs, struct fat_inode *dir, const struct fat_slot *slot)
 {
     fat_dir_index_forget(dir, slot);
+    const uint8_t *se = dir->dbuf + (size_t)slot->index * FAT_DIRENT;
+    if (dir->nsub_ok && (se[11] & FAT_ATTR_DIR) && (se[11] & 0x3f) != FAT_ATTR_LFN && se[0] != 0xe5) {
+        if (dir->nsub) dir->nsub--;
+        else dir->nsub_ok = 0;
+    }
     if (slot->first < dir->free_hint) dir->free_hint = slot->first;
     for (uint32_t k = slot->first; k <= slot->index; k++)
         dir->dbuf[(size_t)k * FAT_DIRENT] = 0xe5;

@@ -135,6 +135,10 @@ struct fat_inode {
     uint8_t *dbuf;
     uint32_t dnent;
     uint32_t free_hint; /* every entry below it is in use */
+    /* Subdirectory count (for nlink), valid when nsub_ok: counted once from
+     * dbuf, then kept in step by fat_dir_add / fat_dir_remove. */
+    uint32_t nsub;
+    int nsub_ok;
     /* Name index of a loaded directory (owned): open addressing, values
      * (first slot << 32 | short entry index + 1), 0 empty, ~0 deleted; keyed
      * by a hash of the upper-cased long and short names. hidx NULL: not built
