@@ -196,6 +196,15 @@ t_usage() {
         if grep -qE "^  $c " mainhelp; then ok; else bad "--help does not list $c"; fi
         expect 0 "$c --help" "$UVFS" $c --help
         if head -1 out | grep -q "^Usage: uvfs $c"; then ok; else bad "$c --help: no Usage line"; fi
+        case $c in
+        info) if grep -q "IMAGE@N:PATH" out; then bad "$c --help explains IMAGE:PATH"; else ok; fi ;;
+        *) if grep -q "IMAGE@N:PATH" out; then ok; else bad "$c --help does not explain IMAGE:PATH"; fi ;;
+        esac
+    done
+    for c in mount umount mkfs; do # (mount and umount exist only when built with FUSE)
+        if "$UVFS" $c --help >out 2>&1; then
+            if grep -q "IMAGE@N:PATH" out; then bad "$c --help explains IMAGE:PATH, which it does not take"; else ok; fi
+        fi
     done
     expect 0 "--version" "$UVFS" --version
     out_has "uvfs 0.1.0"

@@ -44,6 +44,7 @@ struct cli_cmd {
     const char *summary; /* one line for `uvfs --help` */
     const char *help;    /* the full `uvfs CMD --help` text (starts with "Usage:") */
     int hidden;          /* not listed by `uvfs --help` */
+    int no_paths;        /* takes no IMAGE:PATH operands: its help omits "Paths:" */
 };
 
 /* The commands, in the order `uvfs --help` lists them. */

@@ -199,6 +199,7 @@ static int cli_info_run(int argc, char **argv)
 const struct cli_cmd cli_cmd_info = {
     .name = "info",
     .run = cli_info_run,
+    .no_paths = 1,
     .summary = "show the partition table and filesystems of an image",
     .help = "Usage: uvfs info [--json] IMAGE...\n"
             "Show the partition table of IMAGE (type, disk id) and, for each partition,\n"

@@ -149,6 +149,7 @@ out:
 const struct cli_cmd cli_cmd_mkfs = {
     .name = "mkfs",
     .run = mkfs_run,
+    .no_paths = 1,
     .summary = "make a FAT filesystem on an image or a partition",
     .help = "Usage: uvfs mkfs fat [-F 12|16|32] [-n LABEL] [-s SPC] [-S SECSIZE] [-i VOLID]\n"
             "                     IMAGE[@PART] [SIZE]\n"

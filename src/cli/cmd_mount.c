@@ -316,6 +316,7 @@ out:
 const struct cli_cmd cli_cmd_mount = {
     .name = "mount",
     .run = mount_run,
+    .no_paths = 1,
     .summary = "mount an image's filesystem (or several) on a host directory (FUSE)",
     .help =
         "Usage: uvfs mount [OPTION]... IMAGE[@PART] MOUNTPOINT\n"
@@ -389,6 +390,7 @@ static int umount_run(int argc, char **argv)
 const struct cli_cmd cli_cmd_umount = {
     .name = "umount",
     .run = umount_run,
+    .no_paths = 1,
     .summary = "unmount what 'uvfs mount' mounted, waiting until the images are written",
     .help = "Usage: uvfs umount [-z] MOUNTPOINT...\n"
             "Unmount each MOUNTPOINT (as root with umount(2), otherwise with fusermount3 -u)\n"

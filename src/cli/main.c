@@ -54,7 +54,7 @@ const struct cli_cmd *cli_cmd_lookup(const char *name)
 int cli_help(const struct cli_cmd *cmd)
 {
     fputs(cmd->help, stdout);
-    if (!cmd->hidden && strcmp(cmd->name, "info") != 0)
+    if (!cmd->hidden && !cmd->no_paths)
         printf("\n%s", cli_paths_help);
     return 0;
 }
