@@ -757,6 +757,36 @@ T_TEST(fat_fsinfo_corrected)
     free(img);
 }
 
+/* An FSInfo free count of 0xFFFFFFFF ("unknown") is counted from the FAT:
+ * statfs gives fsck.fat's count, and a read-write mount that writes a file
+ * stores the true count (fsck.fat -n clean, FSInfo equal to its count). */
+T_TEST(fat_fsinfo_unknown)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d);
+    fat_mkimg(img, "-F 32 -s 1", 40000);
+    if (t_sh("printf '\\377\\377\\377\\377' | dd of=%s bs=1 seek=1000 conv=notrunc status=none", img))
+        T_FAIL("dd");
+    T_EQU(img_le32(img, 1000), 0xffffffffu);
+    struct uvfs *c = fat_mount(img, UVFS_MOUNT_RDONLY, NULL);
+    struct uvfs_statvfs sv;
+    T_OK(uvfs_statvfs(c, "/f", &sv));
+    T_EQU(sv.bfree, (uint64_t)fsck_free(img));
+    fat_umount(c);
+    c = fat_mount(img, 0, NULL);
+    put(c, "/f/some file", "a few bytes");
+    T_OK(uvfs_statvfs(c, "/f", &sv));
+    fat_umount(c);
+    fat_fsck(img);
+    T_EQU(sv.bfree, (uint64_t)fsck_free(img));
+    T_EQU(img_le32(img, 1000), (uint64_t)fsck_free(img));
+    char *got = t_sh_out("mtype -i %s '::/some file'", img);
+    T_STREQ(got, "a few bytes");
+    free(got);
+    free(img);
+}
+
 /* Hidden and system attributes set by mtools survive uvfs writes, renames
  * and chmods; writes set archive; chmod toggles read-only (mattrib shows). */
 /* The attribute letters mattrib prints for PATH (the text before "::"). */
