@@ -757,6 +757,47 @@ T_TEST(fat_fsinfo_corrected)
     free(img);
 }
 
+/* A 2 000-entry directory of long and short names: case variants and 8.3
+ * aliases of existing names are EEXIST, renames and unlinks keep lookups in
+ * step (the name index), and mtools sees exactly the resulting names. */
+T_TEST(fat_bigdir_lookups)
+{
+    fat_need_tools();
+    const char *d = t_tmpdir();
+    char *img = t_fmt("%s/img", d);
+    fat_mkimg(img, "-F 16 -s 1", 30000);
+    struct uvfs *c = fat_mount(img, 0, NULL);
+    T_OK(uvfs_mkdir(c, "/f/big", 0755));
+    for (int i = 0; i < 1000; i++) {
+        char *p = t_fmt("/f/big/Long Name %04d.txt", i), *q = t_fmt("/f/big/S%04d.TXT", i);
+        put(c, p, "l");
+        put(c, q, "s");
+        free(p);
+        free(q);
+    }
+    T_ERR(uvfs_open(c, "/f/big/LONG NAME 0007.TXT", O_CREAT | O_EXCL | O_WRONLY, 0644), -EEXIST);
+    T_ERR(uvfs_open(c, "/f/big/s0999.txt", O_CREAT | O_EXCL | O_WRONLY, 0644), -EEXIST);
+    T_ERR(uvfs_mkdir(c, "/f/big/long name 0500.TXT", 0755), -EEXIST);
+    T_OK(uvfs_rename(c, "/f/big/long name 0001.txt", "/f/big/Renamed One.txt"));
+    T_OK(uvfs_unlink(c, "/f/big/s0002.txt"));
+    struct uvfs_stat st;
+    T_ERR(uvfs_stat(c, "/f/big/Long Name 0001.txt", &st), -ENOENT);
+    T_OK(uvfs_stat(c, "/f/big/RENAMED ONE.TXT", &st));
+    T_ERR(uvfs_stat(c, "/f/big/S0002.TXT", &st), -ENOENT);
+    put(c, "/f/big/LONG NAME 0001.TXT", "new");
+    fat_umount(c);
+    fat_fsck(img);
+    T_STREQ(t_sh_out("mdir -b -i %s ::/big | wc -l", img), "2000\n");
+    T_STREQ(t_sh_out("mtype -i %s '::/big/renamed one.txt'", img), "l");
+    T_STREQ(t_sh_out("mtype -i %s '::/big/Long Name 0001.txt'", img), "new");
+    T_STREQ(t_sh_out("mtype -i %s '::/big/long name 0007.TXT'", img), "l");
+    T_EQ(t_sh("mdir -i %s ::/big/S0002.TXT >/dev/null 2>&1", img) != 0, 1);
+    /* every 8.3 alias is unique, as mdir -a shows them */
+    T_STREQ(t_sh_out("mdir -a -i %s ::/big | grep -E '^[^ ]' | grep -v -E '^(Directory|\\.)' | wc -l", img), "2000\n");
+    T_STREQ(t_sh_out("mdir -a -i %s ::/big | grep -E '^[^ ]' | grep -v -E '^(Directory|\\.)' | cut -c1-12 | sort | uniq -d", img), "");
+    free(img);
+}
+
 /* An FSInfo free count of 0xFFFFFFFF ("unknown") is counted from the FAT:
  * statfs gives fsck.fat's count, and a read-write mount that writes a file
  * stores the true count (fsck.fat -n clean, FSInfo equal to its count). */
