@@ -521,6 +521,19 @@ T_TEST(fat_ops_mtools)
     T_OK(uvfs_stat(c, "/f/p2", &ds));
     T_EQ(ds.nlink, 5);
     T_OK(uvfs_rmdir(c, "/f/p2/gone"));
+    /* a directory renamed over an empty one, and a case-only rename: the
+     * target's slots are dropped in place, not through the remove path */
+    T_OK(uvfs_mkdir(c, "/f/p2/empty", 0755));
+    T_OK(uvfs_mkdir(c, "/f/p2/over", 0755));
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 6);
+    T_OK(uvfs_rename(c, "/f/p2/over", "/f/p2/empty"));
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 5);
+    T_OK(uvfs_rename(c, "/f/p2/stays", "/f/p2/STAYS"));
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 5);
+    T_OK(uvfs_rmdir(c, "/f/p2/empty"));
     T_OK(uvfs_stat(c, "/f/p1", &ds));
     uint64_t p1_nlink = ds.nlink;
     T_OK(uvfs_stat(c, "/f/p2", &ds));

@@ -507,6 +507,7 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
             goto out;
         }
         fat_dir_index_forget(nd, &tslot);
+        nd->nsub_ok = 0; /* slots dropped here, not by fat_dir_remove: recount */
         if (tslot.first < nd->free_hint) nd->free_hint = tslot.first;
         memcpy(saved, nd->dbuf + (size_t)tslot.first * FAT_DIRENT, (size_t)tn * FAT_DIRENT);
         for (uint32_t k = 0; k < tn; k++) nd->dbuf[(size_t)(tslot.first + k) * FAT_DIRENT] = 0xe5;
