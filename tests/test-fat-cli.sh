@@ -75,6 +75,18 @@ clean esp
 [ "$(od -An -tu4 -j28 -N4 esp | tr -d ' ')" = 2048 ] || bad "hidden sectors not the partition start"
 cmp -s -n 1048576 -i $((83968 * 512)):0 disk /dev/zero || bad "partition 2 was written"
 
+# mv to a new spelling of the same name (FAT is case-insensitive): a rename,
+# for a directory too (not a move into itself)
+rm -f img
+"$UVFS" mkfs fat img 20M >/dev/null || bad "mkfs for mv failed"
+"$UVFS" mkdir img:/dir && "$UVFS" cp f.txt img:/dir/f.txt && "$UVFS" cp f.txt img:/file.txt || bad "setup for mv"
+"$UVFS" mv img:/dir img:/Dir || bad "mv dir Dir failed"
+"$UVFS" mv img:/file.txt img:/File.txt || bad "mv file.txt File.txt failed"
+mdir -i img ::/ | grep -q ' Dir$' || bad "mv dir Dir: $(mdir -i img ::/)"
+mdir -i img ::/ | grep -q ' File.txt$' || bad "mv file.txt File.txt: $(mdir -i img ::/)"
+[ "$(mtype -i img ::/Dir/f.txt)" = "some data" ] || bad "mv dir Dir lost its content"
+clean img
+
 # cp -r of what FAT cannot hold: skipped with a message, exit 1
 mkdir -p tree/sub
 echo hi > tree/sub/file

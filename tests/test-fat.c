@@ -533,6 +533,13 @@ T_TEST(fat_ops_mtools)
     T_OK(uvfs_rename(c, "/f/p2/stays", "/f/p2/STAYS"));
     T_OK(uvfs_stat(c, "/f/p2", &ds));
     T_EQ(ds.nlink, 5);
+    /* a case-only rename of a directory that is not empty (the same
+     * directory under a new spelling: nothing is replaced) */
+    put(c, "/f/p2/STAYS/content", "kept");
+    T_OK(uvfs_rename(c, "/f/p2/STAYS", "/f/p2/Stays Here"));
+    T_OK(uvfs_rename(c, "/f/p2/Stays Here", "/f/p2/STAYS HERE"));
+    T_OK(uvfs_stat(c, "/f/p2", &ds));
+    T_EQ(ds.nlink, 5);
     T_OK(uvfs_rmdir(c, "/f/p2/empty"));
     T_OK(uvfs_stat(c, "/f/p1", &ds));
     uint64_t p1_nlink = ds.nlink;
@@ -586,6 +593,8 @@ T_TEST(fat_ops_mtools)
     if (strncmp(s, " 0 1 2 \\0 \\0", 11) != 0) T_FAIL("trunc reads as: %s", s);
     T_EQ(t_sh("test $(mtype -i %s ::/trunc | wc -c) = 600", img), 0);
     T_STREQ(t_sh_out("mtype -i %s '::/p2/moved dir/inside'", img), "x");
+    T_STREQ(t_sh_out("mtype -i %s '::/p2/STAYS HERE/content'", img), "kept");
+    T_EQ(t_sh("mdir -i %s ::/p2 | grep -q ' STAYS HERE$'", img), 0);
     T_EQ(p1_nlink, (uint64_t)t_sh("exit $(mdir -a -i %s ::/p1 | grep -c '<DIR>')", img));
     T_EQ(p2_nlink, (uint64_t)t_sh("exit $(mdir -a -i %s ::/p2 | grep -c '<DIR>')", img));
     T_EQ(p2_nlink, 4);

@@ -402,6 +402,17 @@ static int cli_cp_into_self(const struct cli_loc *src, const struct cli_loc *dst
     return res;
 }
 
+/* "mv dir DIR" on a case-insensitive filesystem (FAT): DIR is dir itself, so
+ * this is a rename to the new spelling, not a move into it. */
+static int cli_mv_case_only(int is_mv, int nsrc, const struct cli_loc *src,
+                            const struct cli_loc *dst)
+{
+    struct uvfs_stat a, b;
+    return is_mv && nsrc == 1 && src->img == dst->img && strcmp(src->path, dst->path) != 0 &&
+           cli_lstat(src, &a) == 0 && cli_lstat(dst, &b) == 0 && S_ISDIR(b.mode) &&
+           a.ino == b.ino && a.dev == b.dev;
+}
+
 /* Shared by cp and mv: parse SRC... DST; call FN for every (src, target). */
 static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **srcargs,
                    const char *dstarg, int is_mv)
@@ -440,7 +451,7 @@ static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **
         unsigned long errs = cli.nerrors;
         if (!ok[i])
             continue;
-        if (dst_is_dir && !cli_loc_is_root(&srcs[i])) {
+        if (dst_is_dir && !cli_loc_is_root(&srcs[i]) && !cli_mv_case_only(is_mv, nsrc, &srcs[i], &dst)) {
             char *base = cli_loc_base(&srcs[i]);
             r = base ? cli_loc_child(&dst, base, &target) : -ENOMEM;
             free(base);

@@ -636,15 +636,18 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         }
         /* ... which the driver does when it is given TARGET == SRC. */
     }
-    if (dst && sdir && !vfs_is_dir(dst)) {
+    /* (DST == SRC from here on is a new spelling of the same name: nothing
+     * is replaced, so none of the checks on a replaced target apply) */
+    int replaces = dst && dst != src;
+    if (replaces && sdir && !vfs_is_dir(dst)) {
         rc = -ENOTDIR;
         goto out_sb;
     }
-    if (dst && !sdir && vfs_is_dir(dst)) {
+    if (replaces && !sdir && vfs_is_dir(dst)) {
         rc = -EISDIR;
         goto out_sb;
     }
-    if (dst && vfs_is_dir(dst)) {
+    if (replaces && vfs_is_dir(dst)) {
         rc = vfs_dir_empty_locked(dst);
         if (rc < 0) goto out_sb;
         if (rc == 0) {
