@@ -13,6 +13,7 @@
 # Exit 0 all passed, 1 some failed, 77 when FUSE or a needed tool is missing.
 set -u
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 UVFS=${UVFS:-uvfs}
 case $UVFS in /*) ;; *) UVFS=$(cd "$(dirname "$UVFS")" && pwd)/$(basename "$UVFS") ;; esac
 export PATH=/usr/sbin:/sbin:$PATH LC_ALL=C TZ=UTC
@@ -37,43 +38,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$T" || exit 1
 
-npass=0
-nfail=0
-section=""
-ok() { npass=$((npass + 1)); }
-bad() {
-    nfail=$((nfail + 1))
-    echo "FAIL [$section]: $*" >&2
-}
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:exitcode=86"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:exitcode=86"
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -ge 86 ] || grep -qE 'Sanitizer|runtime error:' "$T/err"; then
-        bad "crash or sanitizer report (exit $rc): $*"
-        sed 's/^/    /' "$T/err" | head -20 >&2
-    fi
-}
-show_err() { sed 's/^/    stderr: /' "$T/err" | head -5 >&2; }
-expect() {
-    local want=$1 desc=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$want" ]; then
-        bad "$desc: exit $rc, expected $want ($*)"
-        show_err
-        return 1
-    fi
-    ok
-    return 0
-}
-err_match() {
-    if grep -qE -- "$1" "$T/err"; then ok; else
-        bad "stderr lacks a line matching: $1"
-        show_err
-    fi
-}
+. "$HERE/cli-lib.sh"
 check() { # check DESC CMD... : CMD must succeed
     local desc=$1
     shift
