@@ -4,9 +4,12 @@
 #include "ext-util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
+#include "blk.h"
 #include "t.h"
+#include "vfs.h"
 
 void ext_need_tools(void)
 {
@@ -46,4 +49,24 @@ struct uvfs *ext_mount(const char *img, unsigned flags)
     if (rc < 0 && rc != -EEXIST) T_OK(rc);
     T_OK(uvfs_mount(ctx, img, "/mnt", "ext4", flags, NULL));
     return ctx;
+}
+
+struct blk_dev *ext_fault_dev(const char *img, int rw, unsigned mask, uint64_t nth, int persist)
+{
+    struct blk_dev *d, *f;
+    if (blk_open_file(img, rw ? BLK_OPEN_RDWR : 0, &d) < 0) return NULL;
+    int rc = blk_fault_new(d, mask, nth, -EIO, persist, &f);
+    blk_put(d);
+    return rc < 0 ? NULL : f;
+}
+
+int ext_direct_umount(struct vfs_sb *sb, struct blk_dev *dev)
+{
+    vfs_vnode_put(sb->root);
+    sb->root = NULL;
+    pthread_mutex_unlock(&sb->lock);
+    vfs_sb_destroy(sb);
+    int rc = sb->ops->put_super(sb);
+    blk_put(dev);
+    return rc;
 }

@@ -5,7 +5,12 @@
 #ifndef UVFS_EXT_UTIL_H
 #define UVFS_EXT_UTIL_H
 
+#include <stdint.h>
+
 #include "uvfs.h"
+
+struct blk_dev;
+struct vfs_sb;
 
 /* Build the seeded tree SEED in DIR (gentree.py; EXTRA are more options). */
 void ext_gentree(unsigned seed, const char *dir, const char *extra);
@@ -17,5 +22,14 @@ int ext_fsck(const char *img);
 struct uvfs *ext_mount(const char *img, unsigned flags);
 /* Skip unless mke2fs, e2fsck, debugfs and python3 are there. */
 void ext_need_tools(void);
+
+/* For tests that drive the ext driver directly (no core) under injected I/O
+ * errors: a fault device on IMG (read-write if RW) whose call NTH of MASK
+ * (BLK_FAULT_*) fails with EIO, and with PERSIST every later one too; NULL
+ * when the image cannot be opened. Mount with ext_fstype.mount(dev, ...). */
+struct blk_dev *ext_fault_dev(const char *img, int rw, unsigned mask, uint64_t nth, int persist);
+/* Undo such a mount, called with sb->lock held: drop the root, unlock,
+ * destroy the superblock, put_super (whose result is returned), drop DEV. */
+int ext_direct_umount(struct vfs_sb *sb, struct blk_dev *dev);
 
 #endif

@@ -196,11 +196,9 @@ T_TEST(ext_cache_sync_while_mounted)
  * sync failed); *writes in the pipe: device writes before the first sync. */
 static int fault_child(const char *img, uint64_t nth, int pipefd)
 {
-    struct blk_dev *d, *f;
+    struct blk_dev *f = ext_fault_dev(img, 1, BLK_FAULT_WRITE, nth, 0);
     struct vfs_sb *sb;
-    if (blk_open_file(img, BLK_OPEN_RDWR, &d) < 0) return 3;
-    if (blk_fault_new(d, BLK_FAULT_WRITE, nth, -EIO, 0, &f) < 0) return 3;
-    blk_put(d);
+    if (!f) return 3;
     if (ext_fstype.mount(f, img, "blockcache=1M", 0, &sb) < 0) return 4;
     pthread_mutex_lock(&sb->lock);
     const struct vfs_ops *o = sb->ops;
@@ -217,12 +215,7 @@ static int fault_child(const char *img, uint64_t nth, int pipefd)
     uint64_t before = blk_fault_calls(f);
     if (write(pipefd, &before, sizeof before) != sizeof before) return 7;
     int bad1 = o->sync(sb) < 0, bad2 = o->sync(sb) < 0;
-    vfs_vnode_put(sb->root);
-    sb->root = NULL;
-    pthread_mutex_unlock(&sb->lock);
-    vfs_sb_destroy(sb);
-    if (sb->ops->put_super(sb) < 0) return 8;
-    blk_put(f);
+    if (ext_direct_umount(sb, f) < 0) return 8;
     return 10 + bad1 + 2 * bad2;
 }
 

@@ -99,12 +99,10 @@ static int ext_f_case(const char *img, unsigned mask, uint64_t nth, int rw)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        struct blk_dev *d, *f;
+        struct blk_dev *f;
         struct vfs_sb *sb;
         alarm(30);
-        if (blk_open_file(img, rw ? BLK_OPEN_RDWR : 0, &d) < 0) _exit(3);
-        if (blk_fault_new(d, mask, nth, -EIO, 1, &f) < 0) _exit(3);
-        blk_put(d);
+        if (!(f = ext_fault_dev(img, rw, mask, nth, 1))) _exit(3);
         if (ext_fstype.mount(f, img, "", rw ? 0 : VFS_MNT_RDONLY, &sb) < 0) {
             blk_put(f);
             _exit(0);
@@ -112,12 +110,7 @@ static int ext_f_case(const char *img, unsigned mask, uint64_t nth, int rw)
         pthread_mutex_lock(&sb->lock);
         if (rw) ext_f_changes(sb);
         ext_f_walk(sb, sb->root, 0);
-        vfs_vnode_put(sb->root);
-        sb->root = NULL;
-        pthread_mutex_unlock(&sb->lock);
-        vfs_sb_destroy(sb);
-        sb->ops->put_super(sb);
-        blk_put(f);
+        ext_direct_umount(sb, f);
         _exit(0);
     }
     int st;

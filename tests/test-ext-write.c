@@ -357,13 +357,11 @@ struct ext_w_run {
  * write the chunks into holes of its files p and q in turn, sync, unmount. */
 static void ext_w_fault_run(const char *img, uint64_t nth, struct ext_w_run *run)
 {
-    struct blk_dev *d, *f;
+    struct blk_dev *f = ext_fault_dev(img, 1, BLK_FAULT_WRITE, nth, 0);
     struct vfs_sb *sb;
     struct vfs_vnode *vp = NULL, *vq = NULL;
     memset(run, 0, sizeof *run);
-    T_OK(blk_open_file(img, BLK_OPEN_RDWR, &d));
-    T_OK(blk_fault_new(d, BLK_FAULT_WRITE, nth, -EIO, 0, &f));
-    blk_put(d);
+    T_ASSERT(f);
     T_OK(ext_fstype.mount(f, img, "", 0, &sb));
     const struct vfs_ops *o = sb->ops;
     pthread_mutex_lock(&sb->lock);
@@ -388,12 +386,7 @@ static void ext_w_fault_run(const char *img, uint64_t nth, struct ext_w_run *run
     free(data);
     vfs_vnode_put(vp);
     vfs_vnode_put(vq);
-    vfs_vnode_put(sb->root);
-    sb->root = NULL;
-    pthread_mutex_unlock(&sb->lock);
-    vfs_sb_destroy(sb);
-    sb->ops->put_super(sb);
-    blk_put(f);
+    ext_direct_umount(sb, f);
 }
 
 T_TEST(ext_write_fault)
