@@ -43,7 +43,7 @@ struct blk_dev {
     char *name;           /* for messages: "disk.img", "disk.img@2" */
 };
 
-/* Flags for blk_open_file. */
+/* Flags for blk_open and blk_open_file. */
 #define BLK_OPEN_RDWR 0x1u /* open read-write (default read-only) */
 #define BLK_OPEN_EXCL 0x2u /* exclusive flock against other processes (shared otherwise) */
 
@@ -56,6 +56,41 @@ struct blk_dev {
  * asks for BLK_OPEN_EXCL), so e.g. two partitions of one disk can both be
  * mounted read-write. */
 int blk_open_file(const char *path, unsigned flags, struct blk_dev **out);
+
+/* ---- opening by specification: the backend table (open.c) ----------------- */
+
+/* A block backend. A *source* backend serves specifications "SCHEME://..."
+ * (SCHEME set, CLAIMS NULL); a *format* backend is stacked over a device
+ * another backend opened when CLAIMS says yes to its first bytes (CLAIMS
+ * set, SCHEME NULL). The file backend (host files and block devices, also
+ * "file:///path") is built in and serves every specification without a
+ * scheme. */
+struct blk_backend {
+    const char *name;   /* "file", "nbd", "qcow2": for messages */
+    const char *scheme; /* the URI scheme served, without "://"; or NULL */
+    /* Does a device starting with HEAD (its first LEN bytes: BLK_PROBE_HEAD,
+     * or the whole device when smaller) hold this format? */
+    int (*claims)(const uint8_t *head, size_t len);
+    /* Open SPEC with BLK_OPEN_* FLAGS. A source gets LOWER NULL; a format gets
+     * the device below (borrowed: it takes its own reference to keep it).
+     * 0 and *out with one reference, or a negative errno with a detail. */
+    int (*open)(const char *spec, unsigned flags, struct blk_dev *lower, struct blk_dev **out);
+};
+
+#define BLK_PROBE_HEAD 4096u /* bytes shown to the format backends' claims */
+
+/* Add B to the table (B must stay valid for the life of the process; entries
+ * are never removed). -EEXIST if its name or scheme is taken, -ENOSPC when
+ * the table is full, -EINVAL for a malformed backend. Thread-safe. */
+int blk_backend_register(const struct blk_backend *b);
+
+/* Open the image SPEC with BLK_OPEN_* FLAGS, choosing the backend from the
+ * table: "SCHEME://..." goes to the source backend of SCHEME (a scheme no
+ * backend serves is -EPROTONOSUPPORT with a detail naming it, unless SPEC is
+ * an existing host path); anything else is a host path (blk_open_file). A
+ * format backend that claims the first bytes is then stacked on top. *out
+ * holds one reference. Thread-safe. */
+int blk_open(const char *spec, unsigned flags, struct blk_dev **out);
 
 /* A window [off, off+len) onto PARENT (takes a reference on PARENT). A window
  * reaching past the parent's end is -UVFS_EBADPART. NAME is copied. */

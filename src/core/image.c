@@ -59,7 +59,7 @@ int uvfs_image_info(const char *path, struct uvfs_imageinfo **out)
     vfs_detail_clear();
     if (!out) return -EINVAL;
     *out = NULL;
-    rc = blk_open_file(path, 0, &dev);
+    rc = blk_open(path, 0, &dev);
     if (rc < 0) goto out;
     if (dev->size == 0) {
         rc = vfs_detail(-UVFS_EBADIMAGE, "%s: empty file", path);

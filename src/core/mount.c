@@ -157,8 +157,8 @@ static int vfs_mount_open_dev(const char *source, const char *part, const char *
                               const struct vfs_fstype **typep)
 {
     struct blk_dev *dev = NULL, *view = NULL;
-    int rc = blk_open_file(source, (flags & UVFS_MOUNT_RDONLY) ? 0 : BLK_OPEN_RDWR | BLK_OPEN_EXCL,
-                           &dev);
+    int rc = blk_open(source, (flags & UVFS_MOUNT_RDONLY) ? 0 : BLK_OPEN_RDWR | BLK_OPEN_EXCL,
+                      &dev);
     if (rc < 0) return rc;
     if (part) {
         rc = blk_part_open(dev, part, &view);

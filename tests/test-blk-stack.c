@@ -1,0 +1,260 @@
+/*
+ * test-blk-stack.c — the stacking parts of the block layer: blk_open choosing
+ * a backend from the table (test backends registered by scheme and by magic;
+ * an unknown scheme; mount and image info going through it, checked against
+ * an image made by mke2fs -d).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "t.h"
+#include "util.h"
+
+static uint64_t rng_state;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static void fill_random(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(rng() >> 24);
+}
+
+/* ---- a memory device that records what reaches it ----------------------- */
+
+struct rec {
+    char kind;    /* 'w' write, 'f' flush, 'd' discard */
+    uint64_t off, len;
+};
+
+struct memdev {
+    struct blk_dev dev; /* first */
+    uint8_t *data;
+    struct rec *log;
+    size_t nlog, caplog;
+    int fail_writes;    /* >0: fail that many writes (-EIO), then succeed */
+};
+
+static void mem_log(struct memdev *m, char kind, uint64_t off, uint64_t len)
+{
+    if (m->nlog == m->caplog) {
+        m->caplog = m->caplog ? 2 * m->caplog : 64;
+        m->log = realloc(m->log, m->caplog * sizeof *m->log);
+        T_ASSERT(m->log);
+    }
+    m->log[m->nlog++] = (struct rec){kind, off, len};
+}
+
+static int mem_read(struct blk_dev *d, void *b, size_t l, uint64_t o)
+{
+    memcpy(b, ((struct memdev *)d)->data + o, l);
+    return 0;
+}
+static int mem_write(struct blk_dev *d, const void *b, size_t l, uint64_t o)
+{
+    struct memdev *m = (struct memdev *)d;
+    if (m->fail_writes > 0) {
+        m->fail_writes--;
+        return -EIO;
+    }
+    memcpy(m->data + o, b, l);
+    mem_log(m, 'w', o, l);
+    return 0;
+}
+static int mem_flush(struct blk_dev *d)
+{
+    mem_log((struct memdev *)d, 'f', 0, 0);
+    return 0;
+}
+static int mem_discard(struct blk_dev *d, uint64_t o, uint64_t l)
+{
+    mem_log((struct memdev *)d, 'd', o, l);
+    return 0;
+}
+static void mem_close(struct blk_dev *d)
+{
+    struct memdev *m = (struct memdev *)d;
+    free(m->data);
+    free(m->log);
+    free(m->dev.name);
+    free(m);
+}
+static const struct blk_ops mem_ops = {
+    .read = mem_read, .write = mem_write, .flush = mem_flush, .discard = mem_discard,
+    .close = mem_close,
+};
+
+static struct memdev *mem_new(uint64_t size)
+{
+    struct memdev *m = calloc(1, sizeof *m);
+    T_ASSERT(m && (m->data = calloc(1, size)));
+    m->dev = (struct blk_dev){.ops = &mem_ops, .size = size, .sector_size = 512, .refcount = 1,
+                              .name = strdup("mem")};
+    return m;
+}
+
+/* ---- the backend table --------------------------------------------------- */
+
+/* "testmem://SIZE": a fresh memory device of SIZE bytes. */
+static int testmem_open(const char *spec, unsigned flags, struct blk_dev *lower,
+                        struct blk_dev **out)
+{
+    (void)flags;
+    T_ASSERT(lower == NULL);
+    *out = &mem_new(strtoull(spec + strlen("testmem://"), NULL, 10))->dev;
+    return 0;
+}
+static const struct blk_backend testmem_backend = {
+    .name = "testmem", .scheme = "testmem", .open = testmem_open,
+};
+
+/* A format: "UVFSTFMT" at byte 0, the contents from byte 512 on. */
+static int testfmt_claims(const uint8_t *head, size_t len)
+{
+    return len >= 8 && memcmp(head, "UVFSTFMT", 8) == 0;
+}
+static int testfmt_open(const char *spec, unsigned flags, struct blk_dev *lower,
+                        struct blk_dev **out)
+{
+    (void)spec, (void)flags;
+    return blk_view_new(lower, 512, lower->size - 512, "testfmt", out);
+}
+static const struct blk_backend testfmt_backend = {
+    .name = "testfmt", .claims = testfmt_claims, .open = testfmt_open,
+};
+
+T_TEST(backend_chosen_by_scheme)
+{
+    struct blk_dev *d;
+    /* Before it is registered the scheme is unknown. */
+    vfs_detail_clear();
+    T_ERR(blk_open("testmem://8192", 0, &d), -EPROTONOSUPPORT);
+    T_OK(blk_backend_register(&testmem_backend));
+    T_ERR(blk_backend_register(&testmem_backend), -EEXIST);
+    T_OK(blk_open("testmem://8192", BLK_OPEN_RDWR, &d));
+    T_ASSERT(d->ops == &mem_ops);
+    T_EQU(d->size, 8192);
+    blk_put(d);
+    /* Schemes are matched whole, not by prefix. */
+    T_ERR(blk_open("testme://1", 0, &d), -EPROTONOSUPPORT);
+    T_ERR(blk_open("testmem2://1", 0, &d), -EPROTONOSUPPORT);
+    /* Malformed backends are refused. */
+    static const struct blk_backend both = {.name = "x", .scheme = "x", .claims = testfmt_claims,
+                                            .open = testfmt_open};
+    static const struct blk_backend neither = {.name = "y", .open = testfmt_open};
+    T_ERR(blk_backend_register(&both), -EINVAL);
+    T_ERR(blk_backend_register(&neither), -EINVAL);
+}
+
+/* A file of N pattern bytes, optionally behind the test format's header. */
+static char *mkfile(const char *name, size_t n, int header)
+{
+    char *path = t_fmt("%s/%s", t_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    T_ASSERT(f);
+    if (header) {
+        char h[512] = "UVFSTFMT";
+        T_EQU(fwrite(h, 1, sizeof h, f), sizeof h);
+    }
+    for (size_t i = 0; i < n; i++) fputc((int)(i * 7 % 251), f);
+    T_ASSERT(fclose(f) == 0);
+    return path;
+}
+
+T_TEST(backend_chosen_by_magic)
+{
+    char *plain = mkfile("plain", 8192, 0), *fmt = mkfile("fmt", 8192, 1);
+    char *url = t_fmt("file://%s", fmt);
+    struct blk_dev *d;
+    uint8_t buf[100];
+    T_OK(blk_backend_register(&testfmt_backend));
+    T_OK(blk_open(plain, 0, &d)); /* no magic: the file itself */
+    T_STREQ(d->name, plain);
+    T_EQU(d->size, 8192);
+    blk_put(d);
+    T_OK(blk_open(fmt, 0, &d)); /* magic: the format over the file */
+    T_STREQ(d->name, "testfmt");
+    T_EQU(d->size, 8192);
+    T_OK(blk_read(d, buf, sizeof buf, 1000));
+    for (size_t i = 0; i < sizeof buf; i++) T_EQ(buf[i], (1000 + i) * 7 % 251);
+    blk_put(d);
+    T_OK(blk_open(url, 0, &d)); /* file:// is the file backend */
+    T_STREQ(d->name, "testfmt");
+    blk_put(d);
+    T_ERR(blk_open("file:///no/such/image", 0, &d), -ENOENT);
+    free(plain);
+    free(fmt);
+    free(url);
+}
+
+T_TEST(unknown_scheme_is_a_clear_error)
+{
+    struct blk_dev *d = (struct blk_dev *)1;
+    vfs_detail_clear();
+    T_ERR(blk_open("nosuch://host/disk", 0, &d), -EPROTONOSUPPORT);
+    T_ASSERT(d == NULL);
+    T_ASSERT(strstr(uvfs_errdetail(), "'nosuch'") != NULL);
+    T_ASSERT(strstr(uvfs_errdetail(), "file://") != NULL); /* says what is known */
+
+    /* Through the public API: mount and image info use blk_open. */
+    struct uvfs *ctx;
+    struct uvfs_imageinfo *info = NULL;
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/mnt", 0755));
+    T_ERR(uvfs_mount(ctx, "nbd9://host/export", "/mnt", NULL, UVFS_MOUNT_RDONLY, NULL),
+          -EPROTONOSUPPORT);
+    T_ASSERT(strstr(uvfs_errdetail(), "'nbd9'") != NULL);
+    T_ERR(uvfs_image_info("nbd9://host/export", &info), -EPROTONOSUPPORT);
+    T_ASSERT(strstr(uvfs_errdetail(), "'nbd9'") != NULL);
+    T_OK(uvfs_free(ctx));
+
+    /* A host path that merely looks like a URI is still a host path. */
+    T_EQ(chdir(t_tmpdir()), 0);
+    T_EQ(mkdir("odd:", 0755), 0);
+    free(mkfile("odd:/img", 4096, 0));
+    T_OK(blk_open("odd://img", 0, &d));
+    T_EQU(d->size, 4096);
+    blk_put(d);
+}
+
+/* An ext4 image made by mke2fs -d behind the test format's header: image
+ * info names it, and a mount reads its files — the core opens images with
+ * blk_open, so the format is found. */
+T_TEST(backend_under_mount_and_info)
+{
+    t_need("mke2fs");
+    const char *dir = t_tmpdir();
+    char *tree = t_fmt("%s/tree", dir), *img = t_fmt("%s/ext", dir), *wrapped = t_fmt("%s/w", dir);
+    T_EQ(t_sh("mkdir -p %s/sub && echo hello >%s/sub/greeting", tree, tree), 0);
+    T_EQ(t_sh("mke2fs -q -F -t ext4 -L wrapped -d %s %s 4M >/dev/null 2>&1", tree, img), 0);
+    T_EQ(t_sh("{ printf UVFSTFMT; head -c 504 /dev/zero; cat %s; } >%s", img, wrapped), 0);
+    T_OK(blk_backend_register(&testfmt_backend));
+
+    struct uvfs_imageinfo *info = NULL;
+    T_OK(uvfs_image_info(wrapped, &info));
+    T_STREQ(info->fs.type, "ext4");
+    T_STREQ(info->fs.label, "wrapped");
+    T_EQU(info->size, 4u << 20);
+    uvfs_imageinfo_free(info);
+
+    struct uvfs *ctx;
+    char buf[16] = "";
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/mnt", 0755));
+    T_OK(uvfs_mount(ctx, wrapped, "/mnt", NULL, UVFS_MOUNT_RDONLY, NULL));
+    int fd = uvfs_open(ctx, "/mnt/sub/greeting", O_RDONLY, 0);
+    T_ASSERT(fd >= 0);
+    T_EQ(uvfs_read(ctx, fd, buf, sizeof buf), 6);
+    T_STREQ(buf, "hello\n");
+    T_OK(uvfs_close(ctx, fd));
+    T_OK(uvfs_free(ctx));
+    free(tree);
+    free(img);
+    free(wrapped);
+}
