@@ -97,6 +97,24 @@ int blk_open(const char *spec, unsigned flags, struct blk_dev **out);
 int blk_view_new(struct blk_dev *parent, uint64_t off, uint64_t len, const char *name,
                  struct blk_dev **out);
 
+/* A multi-segment view (an LVM logical volume is several extents): the
+ * segments are laid end to end, segment i covering the next LEN bytes of the
+ * view and mapping them to [OFF, OFF+LEN) of its device. */
+struct blk_segment {
+    struct blk_dev *dev; /* NULL: the view's PARENT */
+    uint64_t off, len;   /* bytes; LEN > 0 */
+};
+/* Make a view of the N segments SEGS (copied; the view takes a reference on
+ * every device named, PARENT included). Its size is the sum of the lengths;
+ * a request crossing segment boundaries is split. Read-only if any device
+ * is; the sector size is the largest of theirs, and every segment must be a
+ * multiple of it. Errors: -EINVAL (no segments, an empty or misaligned one,
+ * a total size overflowing), -UVFS_EBADPART (a segment past its device's
+ * end), with a detail naming the segment. NAME is copied. Flush and discard
+ * reach every device concerned; thread-safe like the devices below. */
+int blk_view_segments_new(struct blk_dev *parent, const struct blk_segment *segs, size_t n,
+                          const char *name, struct blk_dev **out);
+
 /* Bounds-checked I/O: past the end is -EIO with a detail naming the offset;
  * writing to a BLK_RDONLY device is -EROFS and never reaches the backend. */
 int blk_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off);
