@@ -2,8 +2,11 @@
  * test-blk-stack.c — the stacking parts of the block layer: blk_open choosing
  * a backend from the table (test backends registered by scheme and by magic;
  * an unknown scheme; mount and image info going through it, checked against
- * an image made by mke2fs -d) and multi-segment views (a hand-made layout
- * compared with dd's copy of the pieces, both ways; several devices below).
+ * an image made by mke2fs -d), multi-segment views (a hand-made layout
+ * compared with dd's copy of the pieces, both ways; several devices below),
+ * and the write-back cache device (held blocks, ordered flushes, write-back
+ * failures, and a seeded random run against a plain model) over a recording
+ * memory device.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -375,4 +378,262 @@ T_TEST(segment_view_devices_and_errors)
     blk_put(v);
     blk_put(&a->dev);
     blk_put(&b->dev);
+}
+
+/* ---- the cache device ---------------------------------------------------- */
+
+/* Does a write logged on M from entry FROM on overlap [OFF, OFF+LEN)? */
+static int logged_write(const struct memdev *m, size_t from, uint64_t off, uint64_t len)
+{
+    for (size_t i = from; i < m->nlog; i++)
+        if (m->log[i].kind == 'w' && m->log[i].off < off + len && off < m->log[i].off + m->log[i].len)
+            return 1;
+    return 0;
+}
+
+#define BS 4096u
+
+/* Blocks written while a hold is open never reach the device below — not by
+ * the dirty limit, not by eviction (which writes back only the unheld blocks
+ * from before the hold), not by blk_flush, not when the cache must grow past
+ * its size — until the hold is released; reads see them all along. */
+T_TEST(cache_holds_blocks_until_release)
+{
+    struct memdev *m = mem_new(4u << 20);
+    struct blk_dev *c, *other;
+    struct blk_cache_stats st;
+    uint8_t *model = calloc(1, 4u << 20), buf[64 * BS];
+    T_ASSERT(model);
+    rng_state = 7;
+    T_ERR(blk_cache_new(&m->dev, BS, 31 * BS, &c), -EINVAL); /* too small */
+    T_OK(blk_cache_new(&m->dev, BS, 32 * BS, &c));
+    T_ERR(blk_cache_release(c), -EINVAL);
+    T_ERR(blk_cache_hold(&m->dev), -EOPNOTSUPP);
+
+    fill_random(model + 200 * BS, 8 * BS); /* dirty but not held: from before the hold */
+    T_OK(blk_write(c, model + 200 * BS, 8 * BS, 200 * BS));
+    T_EQ(m->nlog, 0);
+    T_OK(blk_cache_hold(c));
+    T_OK(blk_cache_hold(c)); /* nested */
+    fill_random(model + 10 * BS, 2 * BS);
+    T_OK(blk_write(c, model + 10 * BS, 2 * BS, 10 * BS));
+    fill_random(model + 20 * BS + 50, 100); /* part of a block: read, then held */
+    T_OK(blk_write(c, model + 20 * BS + 50, 100, 20 * BS + 50));
+    fill_random(model + 40 * BS, 20 * BS); /* large: held too */
+    T_OK(blk_write(c, model + 40 * BS, 20 * BS, 40 * BS));
+    blk_cache_get_stats(c, &st);
+    T_EQU(st.held, 23);
+    T_EQU(st.dirty, 31);
+
+    /* Reads of 40 other blocks: eviction writes back 200..207 only. */
+    for (uint64_t b = 300; b < 340; b++) T_OK(blk_read(c, buf, BS, b * BS));
+    T_ASSERT(logged_write(m, 0, 200 * BS, 8 * BS));
+    T_ASSERT(!logged_write(m, 0, 0, 100 * BS));
+    T_OK(blk_flush(c)); /* flushes, writes nothing held */
+    T_EQ(m->log[m->nlog - 1].kind, 'f');
+    T_ASSERT(!logged_write(m, 0, 0, 100 * BS));
+    /* 60 more held blocks: the cache grows past its 32. */
+    fill_random(model + 900 * BS, 60 * BS);
+    for (uint64_t b = 900; b < 960; b += 4) T_OK(blk_write(c, model + b * BS, 4 * BS, b * BS));
+    blk_cache_get_stats(c, &st);
+    T_EQU(st.held, 83);
+    T_ASSERT(st.cached >= 83);
+    T_ASSERT(!logged_write(m, 0, 900 * BS, 60 * BS));
+    T_OK(blk_read(c, buf, 64 * BS, 0)); /* a direct read sees the held blocks */
+    T_MEMEQ(buf, model, 64 * BS);
+    T_OK(blk_read(c, buf, 4 * BS, 900 * BS));
+    T_MEMEQ(buf, model + 900 * BS, 4 * BS);
+    /* A direct write is not held: it goes home at once. */
+    fill_random(model + 500 * BS, 3);
+    size_t mark = m->nlog;
+    T_OK(blk_cache_pwrite(c, model + 500 * BS, 3, 500 * BS));
+    T_ASSERT(logged_write(m, mark, 500 * BS, 3));
+
+    T_OK(blk_cache_release(c)); /* still one hold open */
+    T_OK(blk_flush(c));
+    T_ASSERT(!logged_write(m, 0, 0, 100 * BS));
+    T_ASSERT(memcmp(m->data + 10 * BS, model + 10 * BS, 2 * BS) != 0);
+    T_OK(blk_cache_release(c));
+    blk_cache_get_stats(c, &st);
+    T_EQU(st.held, 0);
+    T_OK(blk_flush(c));
+    T_MEMEQ(m->data, model, 4u << 20);
+    blk_cache_get_stats(c, &st);
+    T_EQU(st.dirty, 0);
+
+    /* The wrappers on a device that is not a cache. */
+    other = &mem_new(BS * 4)->dev;
+    T_OK(blk_cache_writeback(other));
+    T_OK(blk_cache_pwrite(other, buf, 10, 5));
+    blk_cache_get_stats(other, &st);
+    T_EQU(st.cached, 0);
+    blk_put(other);
+    blk_put(c);
+    blk_put(&m->dev); /* the cache held its own reference */
+    free(model);
+}
+
+/* Index of the first log entry of KIND at or after FROM (nlog if none). */
+static size_t log_find(const struct memdev *m, size_t from, char kind)
+{
+    while (from < m->nlog && m->log[from].kind != kind) from++;
+    return from;
+}
+
+/* flush_ordered writes set A, flushes, writes set B, flushes — observed on
+ * the recording device; held blocks named in a set are written, others stay;
+ * a failure in A means nothing of B is written and no barrier is claimed. */
+T_TEST(cache_flush_ordered_barrier)
+{
+    struct memdev *m = mem_new(1u << 20);
+    struct blk_dev *c;
+    uint8_t blk[BS];
+    T_OK(blk_cache_new(&m->dev, BS, 64 * BS, &c));
+    memset(blk, 'a', sizeof blk);
+    for (uint64_t b = 5; b <= 6; b++) T_OK(blk_write(c, blk, BS, b * BS)); /* A */
+    T_OK(blk_write(c, blk, BS, 50 * BS));                                 /* A */
+    T_OK(blk_cache_hold(c));
+    memset(blk, 'b', sizeof blk);
+    T_OK(blk_write(c, blk, BS, 7 * BS));   /* B, held */
+    T_OK(blk_write(c, blk, BS, 100 * BS)); /* B, held */
+    memset(blk, 'c', sizeof blk);
+    T_OK(blk_write(c, blk, BS, 8 * BS));   /* in neither set, held */
+    T_OK(blk_write(c, blk, BS, 9 * BS));   /* in neither set, held */
+    T_EQ(m->nlog, 0);
+    const struct blk_range a[] = {{5 * BS, 2 * BS}, {50 * BS + 10, 1}};
+    const struct blk_range b[] = {{7 * BS, BS}, {100 * BS, BS}};
+    T_OK(blk_cache_flush_ordered(c, a, 2, b, 2));
+    size_t f1 = log_find(m, 0, 'f'), f2 = log_find(m, f1 + 1, 'f');
+    T_ASSERT(f2 < m->nlog);
+    T_EQ(m->nlog, f2 + 1);
+    T_ASSERT(logged_write(m, 0, 5 * BS, 2 * BS) && logged_write(m, 0, 50 * BS, BS));
+    T_ASSERT(!logged_write(m, f1, 5 * BS, 2 * BS) && !logged_write(m, f1, 50 * BS, BS));
+    T_EQ(f1, 2); /* 5..6 coalesced, then 50 */
+    T_ASSERT(logged_write(m, f1, 7 * BS, BS) && logged_write(m, f1, 100 * BS, BS));
+    T_EQ(f2 - f1 - 1, 2);
+    T_ASSERT(!logged_write(m, 0, 8 * BS, 2 * BS));
+    T_EQ(m->data[7 * BS], 'b');
+    T_EQ(m->data[8 * BS], 0);
+
+    /* A fails: B stays in the cache, no flush is issued. */
+    memset(blk, 'd', sizeof blk);
+    T_OK(blk_write(c, blk, BS, 5 * BS));
+    T_OK(blk_write(c, blk, BS, 7 * BS));
+    size_t mark = m->nlog;
+    m->fail_writes = 1;
+    T_ERR(blk_cache_flush_ordered(c, a, 1, b, 1), -EIO);
+    T_EQ(m->nlog, mark);
+    T_OK(blk_cache_flush_ordered(c, a, 1, b, 1)); /* the retry writes both, in order */
+    T_EQ(m->log[mark].kind, 'w');
+    T_EQU(m->log[mark].off, 5 * BS);
+    T_EQ(m->log[mark + 1].kind, 'f');
+    T_EQU(m->log[mark + 2].off, 7 * BS);
+    T_EQ(m->log[mark + 3].kind, 'f');
+    T_OK(blk_cache_release(c));
+    T_OK(blk_flush(c)); /* now 8 and 9 */
+    T_EQ(m->data[8 * BS], 'c');
+    T_EQ(m->data[9 * BS + BS - 1], 'c');
+    blk_put(c);
+    blk_put(&m->dev);
+}
+
+/* A write-back that fails keeps the blocks dirty: the next flush writes them. */
+T_TEST(cache_failed_writeback_retries)
+{
+    struct memdev *m = mem_new(1u << 20);
+    struct blk_dev *c;
+    uint8_t *model = calloc(1, 1u << 20);
+    T_ASSERT(model);
+    rng_state = 99;
+    T_OK(blk_cache_new(&m->dev, 1024, 64 * 1024, &c));
+    for (uint64_t b = 0; b < 40; b += 3) {
+        fill_random(model + b * 1024, 2048);
+        T_OK(blk_write(c, model + b * 1024, 2048, b * 1024));
+    }
+    m->fail_writes = 1;
+    T_ERR(blk_flush(c), -EIO);
+    T_EQ(log_find(m, 0, 'f'), m->nlog); /* no flush claimed after a failed write-back */
+    T_OK(blk_flush(c));
+    T_MEMEQ(m->data, model, 1u << 20);
+    blk_put(c);
+    blk_put(&m->dev);
+    free(model);
+}
+
+/* Seeded random requests — cached, direct, unaligned, large, reads compared
+ * with a plain model, flushes, discards of nothing cached, holds — on a tiny
+ * cache (eviction all the time). While a hold is open, no write reaches the
+ * device below over a block written under the hold, except the direct
+ * writes' own bytes (checked against the log, and by the new bytes not
+ * being on the device). At the end the device equals the model. 3000 requests
+ * per block size: well under a second. */
+static void cache_random_case(size_t bs, uint64_t seed)
+{
+    const size_t size = 1u << 20, nblk = size / bs;
+    struct memdev *m = mem_new(size);
+    struct blk_dev *c;
+    uint8_t *model = calloc(1, size), *buf = malloc(size), *held = calloc(1, nblk);
+    T_ASSERT(model && buf && held);
+    rng_state = seed;
+    T_OK(blk_cache_new(&m->dev, bs, BLK_CACHE_MIN_BLOCKS * bs, &c));
+    int holds = 0;
+    for (int k = 0; k < 3000; k++) {
+        uint64_t r = rng() % 100, off, len;
+        size_t mark = m->nlog;
+        int direct = 0;
+        switch (r % 5) {
+        case 0: off = (rng() % nblk) * bs, len = bs * (1 + rng() % 16); break; /* cached */
+        case 1: off = rng() % size, len = 1 + rng() % (3 * bs); break;        /* unaligned */
+        case 2: off = (rng() % nblk) * bs, len = bs * (17 + rng() % 40); break; /* large */
+        default: off = rng() % size, len = 1 + rng() % 200; break;
+        }
+        if (off + len > size) len = size - off;
+        if (len == 0) continue;
+        if (r < 40) { /* write */
+            fill_random(model + off, len);
+            direct = r < 8;
+            if (direct) T_OK(blk_cache_pwrite(c, model + off, len, off));
+            else T_OK(blk_write(c, model + off, len, off));
+            /* Under a hold the new bytes must not be on the device yet (an
+             * eviction in this very request may write the block's older,
+             * unheld contents). */
+            if (holds && !direct && len >= 8) T_ASSERT(memcmp(m->data + off, model + off, len) != 0);
+        } else if (r < 85) { /* read */
+            if (r < 50) T_OK(blk_cache_pread(c, buf, len, off));
+            else T_OK(blk_read(c, buf, len, off));
+            T_MEMEQ(buf, model + off, len);
+        } else if (r < 92) {
+            T_OK(blk_flush(c));
+        } else if (r < 96 && holds < 2) {
+            T_OK(blk_cache_hold(c));
+            holds++;
+        } else if (holds) {
+            T_OK(blk_cache_release(c));
+            if (--holds == 0) memset(held, 0, nblk);
+        }
+        if (!direct)
+            for (size_t i = mark; i < m->nlog; i++)
+                if (m->log[i].kind == 'w')
+                    for (uint64_t b = m->log[i].off / bs; b <= (m->log[i].off + m->log[i].len - 1) / bs; b++)
+                        if (held[b]) T_FAIL("request %d (r %d, %llu+%llu): held block %llu reached the device (write %llu+%llu)", k, (int)r, (unsigned long long)off, (unsigned long long)len, (unsigned long long)b, (unsigned long long)m->log[i].off, (unsigned long long)m->log[i].len);
+        if (holds && r < 40 && !direct) /* after the check: held from now on */
+            for (uint64_t b = off / bs; b <= (off + len - 1) / bs; b++) held[b] = 1;
+    }
+    while (holds--) T_OK(blk_cache_release(c));
+    T_OK(blk_flush(c));
+    T_MEMEQ(m->data, model, size);
+    T_OK(blk_read(c, buf, size, 0));
+    T_MEMEQ(buf, model, size);
+    blk_put(c);
+    blk_put(&m->dev);
+    free(model);
+    free(buf);
+    free(held);
+}
+
+T_TEST(cache_random_against_model)
+{
+    cache_random_case(1024, 1);
+    cache_random_case(4096, 2);
+    cache_random_case(4096, 3);
 }

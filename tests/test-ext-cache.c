@@ -1,5 +1,6 @@
 /*
- * test-ext-cache.c — the ext driver's write-back block cache (bcache.c).
+ * test-ext-cache.c — the ext driver over the block layer's write-back cache
+ * device (src/blk/cache.c, stacked by io.c).
  *
  * The cache sits under libext2fs while the driver's extent-run I/O goes
  * around it, so these tests mix the two on the same bytes and check every

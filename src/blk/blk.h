@@ -4,7 +4,8 @@
  * tables (MBR with extended/logical, GPT) and filesystem probing.
  *
  * Everything a driver reads or writes goes through struct blk_dev, so every
- * backend serves every driver. Devices are reference counted (blk_get/blk_put);
+ * backend serves every driver. Devices stack: views, the fault device and the
+ * write-back cache are devices over other devices. Devices are reference counted (blk_get/blk_put);
  * a view holds a reference on the device below it.
  *
  * Threading: blk_read/blk_write/blk_flush may be called from several threads
@@ -140,6 +141,69 @@ int blk_fault_new(struct blk_dev *parent, unsigned mask, uint64_t nth, int err, 
                   struct blk_dev **out);
 /* How many calls in the mask a fault device has seen (failed ones included). */
 uint64_t blk_fault_calls(struct blk_dev *dev);
+
+/* ---- the write-back block cache device (cache.c) --------------------------- */
+
+/* The cache needs at least this many blocks to be of use. */
+#define BLK_CACHE_MIN_BLOCKS 32
+
+struct blk_cache_stats {
+    uint64_t hits, misses;        /* blocks of small reads */
+    uint64_t writes;              /* write-back calls to the device below */
+    uint64_t blocks_written;      /* blocks written back */
+    uint64_t direct;              /* requests passed straight to the device below */
+    uint64_t cached, dirty, held; /* blocks in the cache now */
+};
+
+/* A byte range, for blk_cache_flush_ordered. */
+struct blk_range {
+    uint64_t off, len;
+};
+
+/* Stack a write-back cache of MAX_BYTES in blocks of BSIZE bytes over LOWER
+ * (it takes a reference). Reads and writes of up to 16 whole, aligned blocks
+ * are cached; others go to LOWER directly, coherent with the cache. blk_flush
+ * writes back every dirty unheld block (sorted, contiguous runs coalesced)
+ * and then flushes LOWER. A write-back that fails keeps its blocks dirty and
+ * returns the error. Closing the device (the last blk_put) writes nothing:
+ * flush first. -EINVAL when MAX_BYTES holds fewer than BLK_CACHE_MIN_BLOCKS
+ * blocks. Thread-safe (one mutex per cache). See cache.c for the details. */
+int blk_cache_new(struct blk_dev *lower, size_t bsize, size_t max_bytes, struct blk_dev **out);
+
+/* Open / close a hold on the cache DEV (holds nest; the last release ends
+ * it). While a hold is open, everything written through blk_write (any size;
+ * partial blocks are read first) stays in the cache marked held; no
+ * write-back, eviction or blk_flush writes a held block before the hold ends
+ * (then they are ordinary dirty blocks), only blk_cache_flush_ordered when
+ * told to. When every block is held the cache grows past its size rather
+ * than write one; a block it cannot get memory for is -ENOMEM to the writer.
+ * blk_cache_pwrite is not held. hold: 0, or -EOPNOTSUPP when DEV is not a
+ * cache. release: 0, -EINVAL without a hold, -EOPNOTSUPP. */
+int blk_cache_hold(struct blk_dev *dev);
+int blk_cache_release(struct blk_dev *dev);
+
+/* Write back the dirty unheld blocks of DEV without flushing the device
+ * below (0 at once when DEV is not a cache). */
+int blk_cache_writeback(struct blk_dev *dev);
+
+/* Ordered write-back of DEV: the dirty blocks inside the NA ranges A (held
+ * or not), a flush of the device below (the barrier), then those inside the
+ * NB ranges B and another flush. Nothing of B is written when anything
+ * before it failed. Other dirty blocks stay where they are. Written blocks
+ * are clean and no longer held. On a device that is not a cache: blk_flush. */
+int blk_cache_flush_ordered(struct blk_dev *dev, const struct blk_range *a, size_t na,
+                            const struct blk_range *b, size_t nb);
+
+/* Bytes [OFF, OFF+LEN) of DEV straight from / to the device below whatever
+ * their size, coherent with the cache (a read sees dirty cached blocks; a
+ * write replaces or updates cached copies) and never held; blk_read /
+ * blk_write when DEV is not a cache. For a driver's large extent-run I/O,
+ * and for what must not wait (a journal's own blocks). */
+int blk_cache_pread(struct blk_dev *dev, void *buf, size_t len, uint64_t off);
+int blk_cache_pwrite(struct blk_dev *dev, const void *buf, size_t len, uint64_t off);
+
+/* The counters of the cache DEV (zeros when DEV is not a cache). */
+void blk_cache_get_stats(struct blk_dev *dev, struct blk_cache_stats *st);
 
 /* ---- partition tables ---------------------------------------------------- */
 

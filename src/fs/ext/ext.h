@@ -1,7 +1,8 @@
 /*
  * ext.h — private interface of the ext2/3/4 driver (libext2fs underneath).
  *
- * The driver is split by concern: io.c (io_manager over struct blk_dev),
+ * The driver is split by concern: io.c (io_manager over struct blk_dev, with
+ * the block layer's cache device stacked in between),
  * err.c (errcode_t -> errno, in one place), super.c (mount, features, sync,
  * statfs), inode.c (inode <-> vnode, attributes, freeing), dir.c (lookup,
  * readdir, namespace changes), file.c (read, write, truncate, readlink),
@@ -19,6 +20,7 @@
 #include "vfs.h"
 
 struct blk_dev;
+struct blk_cache_stats;
 
 /* A directory's name index (built lazily for large directories) and its
  * readdir snapshot. Both belong to the directory's ext_vnode. */
@@ -73,27 +75,6 @@ static inline ext2_ino_t ext_ino(struct vfs_vnode *vn) { return (ext2_ino_t)vn->
 extern const struct vfs_fstype ext_fstype;
 extern const struct vfs_ops ext_ops;
 
-/* ---- bcache.c: write-back block cache (see the file's header) ---- */
-struct ext_bc;
-struct ext_bc_stats {
-    uint64_t hits, misses;        /* blocks of small reads */
-    uint64_t writes;              /* write-back calls to the device */
-    uint64_t blocks_written;      /* blocks written back */
-    uint64_t direct;              /* large requests passed to the device */
-    uint64_t cached, dirty;       /* blocks held now */
-};
-/* A cache of MAX_BYTES (0 or too small for a useful cache: *out = NULL). */
-int ext_bc_new(struct blk_dev *dev, size_t bsize, size_t max_bytes, struct ext_bc **out);
-void ext_bc_free(struct ext_bc *bc); /* drops dirty blocks: write back first */
-int ext_bc_read(struct ext_bc *bc, uint64_t blk, size_t count, void *buf);
-int ext_bc_write(struct ext_bc *bc, uint64_t blk, size_t count, const void *buf);
-/* Byte ranges straight to the device, coherent with the cache. */
-int ext_bc_pread(struct ext_bc *bc, void *buf, size_t len, uint64_t off);
-int ext_bc_pwrite(struct ext_bc *bc, const void *buf, size_t len, uint64_t off);
-void ext_bc_discard(struct ext_bc *bc, uint64_t off, uint64_t len);
-int ext_bc_writeback(struct ext_bc *bc);
-void ext_bc_get_stats(const struct ext_bc *bc, struct ext_bc_stats *st);
-
 /* ---- io.c ---- */
 extern io_manager ext_io_manager;
 #define EXT_IO_CACHE_DEFAULT (32u << 20) /* bytes of block cache per mount */
@@ -108,7 +89,7 @@ void ext_io_unregister(unsigned long id);
 int ext_io_pread(io_channel io, void *buf, size_t len, uint64_t off);
 int ext_io_pwrite(io_channel io, const void *buf, size_t len, uint64_t off);
 /* The block cache's counters (zeros when the channel has no cache). */
-void ext_io_cache_stats(io_channel io, struct ext_bc_stats *st);
+void ext_io_cache_stats(io_channel io, struct blk_cache_stats *st);
 
 /* ---- err.c ---- */
 /* Translate a libext2fs error to a negative errno / -UVFS_E* and record a

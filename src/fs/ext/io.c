@@ -5,12 +5,14 @@
  * libext2fs opens a channel by name; the name is "uvfs-blk:<id>", where <id>
  * is a slot of a small registry (mutex-protected, so concurrent mounts are
  * fine). The channel takes its own reference on the device and drops it at
- * close. Requests go through the channel's block cache (bcache.c) when the
- * mount has one: small ones are cached and written back on flush, large ones
- * go straight to the device. Byte-granular writes (the superblock) write back
- * every dirty block first, so the superblock — which says whether the image
- * is clean — reaches the device after the blocks it describes. Flush writes
- * back, then calls blk_flush.
+ * close. When the mount has a block cache, the channel stacks the block
+ * layer's cache device (src/blk/cache.c) over the device, with the
+ * filesystem's block size, and does all its I/O through it: small requests
+ * are cached and written back on flush, large ones go straight to the device.
+ * Byte-granular writes (the superblock) write back every dirty block first,
+ * so the superblock — which says whether the image is clean — reaches the
+ * device after the blocks it describes. Flush is blk_flush of the cache
+ * device: write-back, then the device's own flush.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,9 +36,9 @@ static struct ext_io_slot *ext_io_slots; /* protected by ext_io_lock */
 static unsigned long ext_io_next_id = 1; /* protected by ext_io_lock */
 
 struct ext_io_priv {
-    struct blk_dev *dev; /* owned reference */
+    struct blk_dev *dev;   /* owned reference: the mount's device */
     size_t cache_bytes;
-    struct ext_bc *bc;   /* owned; NULL: no cache */
+    struct blk_dev *cache; /* owned: a cache device over DEV, or NULL: none */
     uint64_t bytes_read, bytes_written;
     struct struct_io_stats stats;
 };
@@ -79,6 +81,22 @@ static errcode_t ext_io_errcode(int rc)
     return rc < 0 ? (errcode_t)-rc : 0;
 }
 
+/* Where the channel's I/O goes: the cache device, or the device itself. */
+static struct blk_dev *ext_io_top(const struct ext_io_priv *p)
+{
+    return p->cache ? p->cache : p->dev;
+}
+
+/* A cache device in blocks of BSIZE over P's device, or NULL when the mount
+ * asked for none, it would be too small to help, or there is no memory. */
+static struct blk_dev *ext_io_cache_new(struct ext_io_priv *p, size_t bsize)
+{
+    struct blk_dev *c = NULL;
+    if (p->cache_bytes / bsize < BLK_CACHE_MIN_BLOCKS) return NULL;
+    if (blk_cache_new(p->dev, bsize, p->cache_bytes, &c) < 0) c = NULL; /* no memory */
+    return c;
+}
+
 static errcode_t ext_io_open(const char *name, int flags, io_channel *channel)
 {
     unsigned long id;
@@ -113,7 +131,7 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *channel)
     }
     p->dev = dev;
     p->cache_bytes = cache_bytes;
-    if (ext_bc_new(dev, 1024, cache_bytes, &p->bc) < 0) p->bc = NULL; /* no memory: no cache */
+    p->cache = ext_io_cache_new(p, 1024);
     io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
     io->manager = ext_io_manager;
     io->block_size = 1024;
@@ -130,11 +148,9 @@ static errcode_t ext_io_close(io_channel io)
 
     if (--io->refcount > 0) return 0;
     if (!(p->dev->flags & BLK_RDONLY)) {
-        rc = ext_io_errcode(ext_bc_writeback(p->bc));
-        errcode_t rc2 = ext_io_errcode(blk_flush(p->dev));
-        if (!rc) rc = rc2;
+        rc = ext_io_errcode(blk_flush(ext_io_top(p)));
     }
-    ext_bc_free(p->bc);
+    blk_put(p->cache);
     blk_put(p->dev);
     free(p);
     free(io->name);
@@ -148,11 +164,11 @@ static errcode_t ext_io_set_blksize(io_channel io, int blksize)
     struct ext_io_priv *p = io->private_data;
     if (blksize <= 0) return EXT2_ET_INVALID_ARGUMENT;
     if (blksize == io->block_size) return 0;
-    if (p->bc) {
-        int rc = ext_bc_writeback(p->bc);
+    if (p->cache) {
+        int rc = blk_cache_writeback(p->cache);
         if (rc < 0) return ext_io_errcode(rc);
-        ext_bc_free(p->bc);
-        if (ext_bc_new(p->dev, (size_t)blksize, p->cache_bytes, &p->bc) < 0) p->bc = NULL;
+        blk_put(p->cache);
+        p->cache = ext_io_cache_new(p, (size_t)blksize);
     }
     io->block_size = blksize;
     return 0;
@@ -180,15 +196,8 @@ static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block, int 
     size_t len;
     errcode_t rc = ext_io_range(io, block, count, &off, &len);
 
-    if (rc == 0) {
-        size_t bs = (size_t)io->block_size;
-        if (!p->bc)
-            rc = ext_io_errcode(blk_read(p->dev, data, len, off));
-        else if (len % bs == 0)
-            rc = ext_io_errcode(ext_bc_read(p->bc, block, len / bs, data));
-        else
-            rc = ext_io_errcode(ext_bc_pread(p->bc, data, len, off));
-    }
+    /* the cache device serves whole blocks (up to 16) and passes on the rest */
+    if (rc == 0) rc = ext_io_errcode(blk_read(ext_io_top(p), data, len, off));
     if (rc) {
         memset(data, 0, len);
         if (io->read_error)
@@ -209,9 +218,9 @@ static errcode_t ext_io_read_blk(io_channel io, unsigned long block, int count, 
  * before them. */
 static int ext_io_bytes_out(struct ext_io_priv *p, const void *data, size_t len, uint64_t off)
 {
-    if (!p->bc) return blk_write(p->dev, data, len, off);
-    int rc = ext_bc_writeback(p->bc);
-    return rc < 0 ? rc : ext_bc_pwrite(p->bc, data, len, off);
+    if (!p->cache) return blk_write(p->dev, data, len, off);
+    int rc = blk_cache_writeback(p->cache);
+    return rc < 0 ? rc : blk_cache_pwrite(p->cache, data, len, off);
 }
 
 static errcode_t ext_io_write_blk64(io_channel io, unsigned long long block, int count,
@@ -224,12 +233,9 @@ static errcode_t ext_io_write_blk64(io_channel io, unsigned long long block, int
 
     if (rc == EXT2_ET_SHORT_READ) rc = EXT2_ET_SHORT_WRITE;
     if (rc == 0) {
-        size_t bs = (size_t)io->block_size;
-        if (!p->bc)
-            rc = ext_io_errcode(blk_write(p->dev, data, len, off));
-        else if (len % bs == 0)
-            rc = ext_io_errcode(ext_bc_write(p->bc, block, len / bs, data));
-        else /* a part of a block (the superblock): after everything else */
+        if (len % (size_t)io->block_size == 0) /* whole blocks: the cache keeps up to 16 */
+            rc = ext_io_errcode(blk_write(ext_io_top(p), data, len, off));
+        else /* a byte count (the superblock): after everything else */
             rc = ext_io_errcode(ext_io_bytes_out(p, data, len, off));
     }
     if (rc) {
@@ -263,15 +269,13 @@ static errcode_t ext_io_flush(io_channel io)
 {
     struct ext_io_priv *p = io->private_data;
     if (p->dev->flags & BLK_RDONLY) return 0;
-    int rc = ext_bc_writeback(p->bc);
-    if (rc == 0) rc = blk_flush(p->dev);
-    return ext_io_errcode(rc);
+    return ext_io_errcode(blk_flush(ext_io_top(p)));
 }
 
 int ext_io_pread(io_channel io, void *buf, size_t len, uint64_t off)
 {
     struct ext_io_priv *p = io->private_data;
-    int rc = p->bc ? ext_bc_pread(p->bc, buf, len, off) : blk_read(p->dev, buf, len, off);
+    int rc = blk_cache_pread(ext_io_top(p), buf, len, off);
     if (rc == 0) p->stats.bytes_read += len;
     return rc;
 }
@@ -279,15 +283,15 @@ int ext_io_pread(io_channel io, void *buf, size_t len, uint64_t off)
 int ext_io_pwrite(io_channel io, const void *buf, size_t len, uint64_t off)
 {
     struct ext_io_priv *p = io->private_data;
-    int rc = p->bc ? ext_bc_pwrite(p->bc, buf, len, off) : blk_write(p->dev, buf, len, off);
+    int rc = blk_cache_pwrite(ext_io_top(p), buf, len, off);
     if (rc == 0) p->stats.bytes_written += len;
     return rc;
 }
 
-void ext_io_cache_stats(io_channel io, struct ext_bc_stats *st)
+void ext_io_cache_stats(io_channel io, struct blk_cache_stats *st)
 {
     struct ext_io_priv *p = io->private_data;
-    ext_bc_get_stats(p->bc, st);
+    blk_cache_get_stats(p->cache, st);
 }
 
 static errcode_t ext_io_discard(io_channel io, unsigned long long block,
@@ -298,8 +302,7 @@ static errcode_t ext_io_discard(io_channel io, unsigned long long block,
     if (count == 0) return 0;
     if (block > p->dev->size / bs || count > p->dev->size / bs - block)
         return EXT2_ET_INVALID_ARGUMENT;
-    if (p->bc) ext_bc_discard(p->bc, block * bs, count * bs);
-    int rc = blk_discard(p->dev, block * bs, count * bs);
+    int rc = blk_discard(ext_io_top(p), block * bs, count * bs); /* the cache drops its copies */
     if (rc == -EOPNOTSUPP || rc == -ENOTSUP) return EXT2_ET_UNIMPLEMENTED;
     return ext_io_errcode(rc);
 }
