@@ -1,12 +1,14 @@
 /*
- * blk.h — the block layer: block-device objects with an ops table, the backends
- * (host file / block device, view = window onto another device), partition
- * tables (MBR with extended/logical, GPT) and filesystem probing.
+ * blk.h — the block layer: block-device objects with an ops table, the
+ * backends and the table blk_open chooses them from (host file / block
+ * device; views = a window or several segments of other devices; the
+ * write-back cache device), partition tables (MBR with extended/logical,
+ * GPT) and filesystem probing.
  *
  * Everything a driver reads or writes goes through struct blk_dev, so every
  * backend serves every driver. Devices stack: views, the fault device and the
- * write-back cache are devices over other devices. Devices are reference counted (blk_get/blk_put);
- * a view holds a reference on the device below it.
+ * cache are devices over other devices, each holding a reference on the ones
+ * below it. Devices are reference counted (blk_get/blk_put).
  *
  * Threading: blk_read/blk_write/blk_flush may be called from several threads
  * at once on one device (the file backend uses pread/pwrite).
