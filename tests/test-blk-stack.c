@@ -637,3 +637,27 @@ T_TEST(cache_random_against_model)
     cache_random_case(4096, 2);
     cache_random_case(4096, 3);
 }
+
+/* A device whose size is not a multiple of the block size: under a hold the
+ * partial last block goes straight down (there is no whole block to keep),
+ * the rest is held, and the flush after the release writes it in bounds. */
+T_TEST(cache_hold_on_odd_sized_device)
+{
+    struct memdev *m = mem_new(10 * BS + 100);
+    struct blk_dev *c;
+    uint8_t model[10 * BS + 100], buf[300];
+    memset(model, 0, sizeof model);
+    T_OK(blk_cache_new(&m->dev, BS, 32 * BS, &c));
+    T_OK(blk_cache_hold(c));
+    memset(model + 10 * BS - 50, 'x', 120);
+    T_OK(blk_write(c, model + 10 * BS - 50, 120, 10 * BS - 50));
+    T_ASSERT(!logged_write(m, 0, 9 * BS, BS)); /* block 9: held */
+    T_ASSERT(logged_write(m, 0, 10 * BS, 70)); /* the tail: direct */
+    T_OK(blk_read(c, buf, 120, 10 * BS - 50));
+    T_MEMEQ(buf, model + 10 * BS - 50, 120);
+    T_OK(blk_cache_release(c));
+    T_OK(blk_flush(c));
+    T_MEMEQ(m->data, model, sizeof model);
+    blk_put(c);
+    blk_put(&m->dev);
+}

@@ -32,7 +32,8 @@
  * bounds a hold, as a journal bounds a transaction; blk_cache_get_stats says
  * how much is held); a block the cache cannot get memory for is -ENOMEM to
  * the writer, and never goes home. Direct writes (blk_cache_pwrite) are not
- * held: they are how the journal itself gets written.
+ * held: they are how the journal itself gets written. Nor is the tail of a
+ * device whose size is not a multiple of BSIZE (no whole block to keep).
  *
  * Threading: one mutex per cache serialises everything, device I/O included.
  */
@@ -378,6 +379,11 @@ static int blk_cache_write_blocks(struct blk_cache *bc, const void *buf, size_t 
         uint64_t blk = off / bs;
         size_t in = (size_t)(off % bs), n = bs - in < len ? bs - in : len;
         struct blk_cblk *e = blk_cache_find(bc, blk);
+        if ((blk + 1) * bs > bc->dev.size) { /* the device's partial last block: no whole block to keep */
+            rc = blk_cache_direct_write(bc, src, n, off);
+            src += n, off += n, len -= n;
+            continue;
+        }
         if (e) {
             blk_cache_unlink_lru(e);
             blk_cache_push_lru(bc, e);
