@@ -5,11 +5,12 @@
  * an image made by mke2fs -d), multi-segment views (a hand-made layout
  * compared with dd's copy of the pieces, both ways; several devices below),
  * and the write-back cache device (held blocks, ordered flushes, write-back
- * failures, and a seeded random run against a plain model) over a recording
- * memory device.
+ * failures, a seeded random run against a plain model, several threads)
+ * over a recording memory device.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -658,6 +659,74 @@ T_TEST(cache_hold_on_odd_sized_device)
     T_OK(blk_cache_release(c));
     T_OK(blk_flush(c));
     T_MEMEQ(m->data, model, sizeof model);
+    blk_put(c);
+    blk_put(&m->dev);
+}
+
+/* Several threads on one cache device, each on its own quarter of the device
+ * (cached, direct and large requests, flushes), on a cache far smaller than
+ * what they touch: every read matches the thread's model, and the device
+ * equals the models at the end. 4 x 2000 requests: well under a second. */
+struct cache_thread {
+    struct blk_dev *c;
+    uint8_t *model; /* the thread's quarter */
+    uint64_t base, size, seed;
+    int failed;
+};
+
+static uint64_t xrng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void *cache_thread_run(void *arg)
+{
+    struct cache_thread *t = arg;
+    uint8_t *buf = malloc(64 * BS);
+    uint64_t s = t->seed;
+    for (int k = 0; k < 2000 && buf && !t->failed; k++) {
+        uint64_t r = xrng(&s) % 10, off = xrng(&s) % t->size, len = 1 + xrng(&s) % (r < 3 ? 4 * BS : 64 * BS);
+        if (r < 5) off -= off % BS, len = BS * (1 + len / BS % 16); /* whole blocks: cached */
+        if (off + len > t->size) len = t->size - off;
+        if (r < 4) {
+            for (uint64_t i = 0; i < len; i++) t->model[off + i] = (uint8_t)xrng(&s);
+            int rc = r == 0 ? blk_cache_pwrite(t->c, t->model + off, len, t->base + off)
+                            : blk_write(t->c, t->model + off, len, t->base + off);
+            t->failed |= rc != 0;
+        } else if (r < 9) {
+            t->failed |= blk_read(t->c, buf, len, t->base + off) != 0;
+            t->failed |= memcmp(buf, t->model + off, len) != 0;
+        } else {
+            t->failed |= blk_flush(t->c) != 0;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+T_TEST(cache_threads)
+{
+    const uint64_t size = 4u << 20, q = size / 4;
+    struct memdev *m = mem_new(size);
+    struct blk_dev *c;
+    struct cache_thread t[4];
+    pthread_t th[4];
+    T_OK(blk_cache_new(&m->dev, BS, 64 * BS, &c));
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct cache_thread){c, calloc(1, q), (uint64_t)i * q, q, 1000 + (uint64_t)i, 0};
+        T_ASSERT(t[i].model);
+        T_EQ(pthread_create(&th[i], NULL, cache_thread_run, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) T_EQ(pthread_join(th[i], NULL), 0);
+    T_OK(blk_flush(c));
+    for (int i = 0; i < 4; i++) {
+        T_EQ(t[i].failed, 0);
+        T_MEMEQ(m->data + t[i].base, t[i].model, q);
+        free(t[i].model);
+    }
     blk_put(c);
     blk_put(&m->dev);
 }
