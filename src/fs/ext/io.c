@@ -148,7 +148,11 @@ static errcode_t ext_io_close(io_channel io)
 
     if (--io->refcount > 0) return 0;
     if (!(p->dev->flags & BLK_RDONLY)) {
-        rc = ext_io_errcode(blk_flush(ext_io_top(p)));
+        /* the device is flushed even when the write-back failed: what did
+         * reach it is made durable */
+        rc = ext_io_errcode(blk_cache_writeback(p->cache));
+        errcode_t rc2 = ext_io_errcode(blk_flush(p->dev));
+        if (!rc) rc = rc2;
     }
     blk_put(p->cache);
     blk_put(p->dev);
