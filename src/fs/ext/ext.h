@@ -162,4 +162,33 @@ int ext_setxattr(struct vfs_vnode *vn, const char *name, const void *value, size
 ssize_t ext_listxattr(struct vfs_vnode *vn, char *buf, size_t size);
 int ext_removexattr(struct vfs_vnode *vn, const char *name);
 
+/* ---- jbd2.c: journal recovery ---- */
+struct ext_jblock {
+    uint64_t fsblk;  /* where the block belongs */
+    uint64_t logblk; /* filesystem block holding its newest copy in the journal */
+    int escaped;     /* the copy's first 4 bytes were the JBD2 magic: restore them */
+    size_t order;    /* position in the log (internal) */
+};
+struct ext_jreplay {
+    struct ext_jblock *blocks; /* sorted by fsblk, one per block */
+    size_t n, cap;
+    uint32_t first_tid, end_tid; /* transactions [first_tid, end_tid) replay */
+    uint32_t ntrans;
+    uint64_t jsb_blk;            /* filesystem block of the journal superblock */
+};
+/* Read FS's internal journal (FS opened read-only is enough) and work out
+ * what recovery writes: *R (free with ext_jreplay_free). Nothing is written.
+ * An empty log gives R->n == 0. Errors: -UVFS_ECORRUPT for a corrupt or
+ * hostile journal, -UVFS_EFEATURE for an external journal or fast commits. */
+int ext_jbd2_scan(ext2_filsys fs, const char *name, struct ext_jreplay *r);
+void ext_jreplay_free(struct ext_jreplay *r);
+/* Write R's blocks home on DEV (block size BSIZE), flush, then mark the
+ * journal empty (s_start 0, the next sequence) and flush again. */
+int ext_jbd2_apply(struct blk_dev *dev, uint32_t bsize, const struct ext_jreplay *r);
+/* A read-only device over LOWER (a new reference on it) that reads as LOWER
+ * after R was applied, with needs_recovery cleared in the superblock. Takes
+ * R over (R is left empty). */
+int ext_jbd2_overlay_new(struct blk_dev *lower, uint32_t bsize, struct ext_jreplay *r,
+                         struct blk_dev **out);
+
 #endif /* UVFS_EXT_H */

@@ -6,8 +6,9 @@
  * Feature policy (checked on the raw superblock before libext2fs opens it):
  *  - written safely: filetype, extents, 64bit, flex_bg, meta_bg, inline_data,
  *    csum_seed, largedir, ea_inode, sparse_super, large_file, huge_file,
- *    gdt_csum, dir_nlink, extra_isize, metadata_csum, has_journal (clean
- *    journal only; uvfs writes without journaling, like fuse2fs), dir_index,
+ *    gdt_csum, dir_nlink, extra_isize, metadata_csum, has_journal (a journal
+ *    that needs recovery is replayed first, jbd2.c; uvfs then writes without
+ *    journaling, like fuse2fs), dir_index,
  *    resize_inode, orphan_file, and every compat feature;
  *  - mounted read-only with a warning naming the feature: mmp, encrypt,
  *    casefold, quota, project, bigalloc, verity, shared_blocks, replica,
@@ -15,9 +16,12 @@
  *    structures up to date);
  *  - refused (-UVFS_EFEATURE): journal_dev (an external journal, not a
  *    filesystem), compression, dirdata and unknown incompat features;
- *  - needs_recovery (a journal with uncommitted transactions) or
- *    orphan_present: a read-write mount is refused with -UVFS_ERECOVERY, a
- *    read-only mount is allowed with a warning.
+ *  - needs_recovery with an internal journal: replayed onto the image by a
+ *    read-write mount, into an in-memory overlay by a read-only one (the
+ *    image is not written); then orphans are cleaned up (read-write);
+ *  - needs_recovery with an external journal, or orphan_present: a
+ *    read-write mount is refused with -UVFS_ERECOVERY, a read-only mount is
+ *    allowed with a warning.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -230,6 +234,103 @@ static void ext_init_once(void)
     set_com_err_hook(ext_com_err_hook);
 }
 
+/* Recover the journal of the image on DEV, whose superblock RAW says it
+ * needs recovery: read-write, replay onto DEV and clear needs_recovery (as
+ * e2fsck and the kernel do); read-only, *OV gets a read-only overlay device
+ * that shows DEV as recovered, and DEV is not written. */
+static int ext_recover(struct blk_dev *dev, const char *name, int rdonly,
+                       struct ext2_super_block *raw, struct blk_dev **ov)
+{
+    struct ext_jreplay r;
+    ext2_filsys fs = NULL;
+    char *ioname = NULL;
+    unsigned long ioid = 0;
+    errcode_t ec;
+    int rc = ext_io_register(dev, 0, &ioname, &ioid);
+
+    *ov = NULL;
+    if (rc < 0) return rc;
+    /* the group descriptors may be stale until the journal is replayed */
+    ec = ext2fs_open2(ioname, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
+                      ext_io_manager, &fs);
+    if (ec) {
+        rc = ext_err(ec, "%s: opening the ext filesystem to recover its journal", name);
+        fs = NULL;
+        goto out;
+    }
+    uint32_t bsize = fs->blocksize;
+    rc = ext_jbd2_scan(fs, name, &r);
+    ext2fs_free(fs);
+    fs = NULL;
+    if (rc < 0) goto out;
+    uint32_t ntrans = r.ntrans;
+    size_t nblocks = r.n;
+    if (rdonly) {
+        rc = ext_jbd2_overlay_new(dev, bsize, &r, ov);
+        if (rc == 0) rc = blk_read(*ov, raw, sizeof *raw, 1024);
+    } else {
+        rc = ext_jbd2_apply(dev, bsize, &r);
+        if (rc == 0) rc = blk_read(dev, raw, sizeof *raw, 1024);
+        if (rc == 0) {
+            raw->s_feature_incompat &= ~(uint32_t)EXT3_FEATURE_INCOMPAT_RECOVER;
+            if (raw->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_METADATA_CSUM)
+                raw->s_checksum = ext2fs_crc32c_le(
+                    ~0u, (unsigned char *)raw,
+                    (unsigned)offsetof(struct ext2_super_block, s_checksum));
+            rc = blk_write(dev, raw, sizeof *raw, 1024);
+        }
+        if (rc == 0) rc = blk_flush(dev);
+    }
+    if (rc == 0)
+        vfs_log(UVFS_LOG_INFO, "%s: journal recovered: %u transaction%s, %zu block%s%s", name,
+                ntrans, ntrans == 1 ? "" : "s", nblocks, nblocks == 1 ? "" : "s",
+                rdonly ? " (in memory: the image is opened read-only and is not changed)" : "");
+    ext_jreplay_free(&r);
+out:
+    ext_io_unregister(ioid);
+    free(ioname);
+    return rc;
+}
+
+/* After a replay, as the kernel does at mount: inodes on the orphan list
+ * (s_last_orphan, chained through i_dtime) are deleted when unlinked, or
+ * cut to their size when a truncation was under way. */
+static int ext_orphans(struct ext_sb *es, const char *name)
+{
+    ext2_filsys fs = es->fs;
+    ext2_ino_t ino = fs->super->s_last_orphan;
+    uint32_t seen = 0;
+    int rc = 0;
+    while (ino && rc == 0) {
+        struct ext2_inode_large in;
+        if (ino < EXT2_FIRST_INODE(fs->super) || ino > fs->super->s_inodes_count ||
+            ++seen > fs->super->s_inodes_count)
+            return vfs_detail(-UVFS_ECORRUPT, "%s: orphan list: bad inode %u", name, ino);
+        if ((rc = ext_read_inode(es, ino, &in)) < 0) break;
+        ext2_ino_t next = in.i_dtime;
+        if (!in.i_links_count) {
+            rc = ext_inode_free(es, ino);
+        } else {
+            uint64_t keep = (EXT2_I_SIZE(&in) + fs->blocksize - 1) / fs->blocksize;
+            if (!(in.i_flags & EXT4_INLINE_DATA_FL) &&
+                ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&in)) {
+                errcode_t ec = ext2fs_punch(fs, ino, (struct ext2_inode *)&in, NULL, keep, ~0ULL);
+                if (ec) rc = ext_err(ec, "%s: orphan inode %u: truncating", name, ino);
+            }
+            if (rc == 0 && (rc = ext_read_inode(es, ino, &in)) == 0) {
+                in.i_dtime = 0;
+                rc = ext_write_inode(es, ino, &in);
+            }
+        }
+        ino = next;
+    }
+    if (rc == 0 && fs->super->s_last_orphan) {
+        fs->super->s_last_orphan = 0;
+        ext2fs_mark_super_dirty(fs);
+    }
+    return rc;
+}
+
 static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
                      unsigned flags, struct vfs_sb **out)
 {
@@ -240,6 +341,7 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
     unsigned long ioid = 0;
     int rdonly = (flags & VFS_MNT_RDONLY) || (dev->flags & BLK_RDONLY);
     int rc, sb_inited = 0;
+    struct blk_dev *orig = dev, *ov = NULL; /* the overlay of a read-only recovery */
     errcode_t ec;
     const char *name = dev->name ? dev->name : source ? source : "image";
 
@@ -254,6 +356,18 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
     if (raw.s_magic != EXT2_SUPER_MAGIC)
         return vfs_detail(-UVFS_EUNKNOWNFS, "%s: no ext2/3/4 superblock (magic 0x%04x)", name,
                           raw.s_magic);
+    if ((raw.s_feature_incompat & EXT3_FEATURE_INCOMPAT_RECOVER) &&
+        (raw.s_feature_compat & EXT3_FEATURE_COMPAT_HAS_JOURNAL) && raw.s_journal_inum) {
+        /* nothing is replayed onto a filesystem that would then be refused */
+        struct ext2_super_block chk = raw;
+        int ro = rdonly;
+        chk.s_feature_incompat &= ~(uint32_t)EXT3_FEATURE_INCOMPAT_RECOVER;
+        rc = ext_check_features(&chk, name, flags | (rdonly ? VFS_MNT_RDONLY : 0), &ro);
+        if (rc < 0) return rc;
+        rc = ext_recover(dev, name, ro, &raw, &ov);
+        if (rc < 0) return rc;
+        if (ov) dev = ov; /* the mount runs over the overlay, which holds the image */
+    }
     rc = ext_check_features(&raw, name, flags | (rdonly ? VFS_MNT_RDONLY : 0), &rdonly);
     if (rc < 0) return rc;
 
@@ -310,6 +424,7 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
         fs->super->s_mnt_count++;
         fs->super->s_mtime = (uint32_t)now.tv_sec;
         rc = ext_begin_write(es);
+        if (rc == 0 && fs->super->s_last_orphan) rc = ext_orphans(es, name);
         if (rc < 0) {
             pthread_mutex_lock(&es->sb.lock);
             vfs_vnode_put(es->sb.root);
@@ -319,6 +434,7 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
         }
     }
     es->sb.dev = dev;
+    if (ov) blk_put(orig); /* the overlay holds the image now */
     free(ioname);
     *out = &es->sb;
     return 0;
@@ -332,6 +448,7 @@ fail:
     }
     ext_io_unregister(ioid);
     free(ioname);
+    if (ov) blk_put(ov);
     return rc;
 }
 
