@@ -123,15 +123,19 @@ static int ext_check_features(const struct ext2_super_block *s, const char *devn
                           devname, ext_feat_name(ext_incompat_names, bad, "incompat", buf,
                                                  sizeof buf));
     if ((inc & EXT3_FEATURE_INCOMPAT_RECOVER) || (roc & EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT)) {
-        const char *what = (inc & EXT3_FEATURE_INCOMPAT_RECOVER)
-                               ? "its journal needs recovery (needs_recovery is set: it was "
-                                 "not cleanly unmounted)"
-                               : "it has orphan inodes to clean up (orphan_present)";
+        /* an internal journal was replayed before this check: what is left is an
+         * external journal, or entries in the orphan file */
+        int journal = !!(inc & EXT3_FEATURE_INCOMPAT_RECOVER);
+        const char *what = journal ? "its journal, on an external device, needs recovery "
+                                     "(needs_recovery is set: it was not cleanly unmounted)"
+                                   : "it has orphan inodes to clean up (orphan_present)";
+        const char *why = journal ? "uvfs cannot replay an external journal"
+                                  : "uvfs does not clean up the orphan file";
         if (!(mflags & VFS_MNT_RDONLY))
             return vfs_detail(-UVFS_ERECOVERY,
-                              "%s: %s; uvfs cannot replay the journal, so it will not write "
-                              "to it: run e2fsck, or mount read-only",
-                              devname, what);
+                              "%s: %s; %s, so it will not write to it: run e2fsck, or mount "
+                              "read-only",
+                              devname, what, why);
         vfs_log(UVFS_LOG_WARN,
                 "%s: %s; mounting read-only without recovery: the newest changes may be "
                 "missing",
