@@ -17,7 +17,7 @@
  * and 64bit mounted with journal_async_commit (checksum v3 with 32-bit
  * block numbers, async commit).
  * Hostile journals: hand-made targets outside the filesystem and inside the
- * journal, and seeded corruptions of the log (20 per run, each on a fresh
+ * journal, and seeded corruptions of the log (100 per run, each on a fresh
  * copy): an error or a mount, never a crash, never a change to a read-only
  * image, never a write past its end.
  * Each case costs a few kernel mounts of a 64 MiB image (about 1 s).
@@ -68,8 +68,11 @@ static char *crashed_image(const char *mkfs, const char *mopts, unsigned seed)
     t_sh("umount '%s'", mnt);
     T_EQ(bad, 0);
     char *feat = t_sh_out("dumpe2fs -h '%s' 2>/dev/null | grep '^Filesystem features'", crash);
-    if (!strstr(feat, "needs_recovery")) T_FAIL("the kernel left no journal to recover: %s", feat);
+    char *start = t_sh_out("dumpe2fs -h '%s' 2>/dev/null | sed -n 's/^Journal start: *//p'", crash);
+    if (!strstr(feat, "needs_recovery") || atoi(start) == 0)
+        T_FAIL("the kernel left no journal to recover: %s, journal start %s", feat, start);
     free(feat);
+    free(start);
     free(img);
     free(mnt);
     free(tree);
@@ -186,7 +189,9 @@ static void journal_geom(const char *img, unsigned long long *jblk0, unsigned *b
     o = t_sh_out("dumpe2fs -h '%s' 2>/dev/null | sed -n 's/^Journal start: *//p'", img);
     *start = (unsigned)strtoul(o, NULL, 10);
     free(o);
-    T_ASSERT(*jblk0 > 0 && *bsize >= 1024 && *start > 0);
+    if (!*jblk0 || *bsize < 1024 || !*start)
+        T_FAIL("journal geometry: block 0 at %llu, block size %u, start %u", *jblk0, *bsize,
+               *start);
 }
 
 static void put_be32_at(const char *img, unsigned long long off, uint32_t v)
@@ -245,7 +250,7 @@ T_TEST(hostile_seeded)
     T_ASSERT(stat(crash, &st0) == 0);
     char *copy = t_fmt("%s/hostile.img", t_tmpdir());
     srand(31);
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 100; i++) {
         T_EQ(t_sh("cp --sparse=always '%s' '%s'", crash, copy), 0);
         int fd = open(copy, O_WRONLY);
         T_ASSERT(fd >= 0);
