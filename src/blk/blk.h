@@ -144,6 +144,22 @@ int blk_fault_new(struct blk_dev *parent, unsigned mask, uint64_t nth, int err, 
 /* How many calls in the mask a fault device has seen (failed ones included). */
 uint64_t blk_fault_calls(struct blk_dev *dev);
 
+/* ---- power cuts (powercut.c) ----------------------------------------------- */
+
+#define BLK_CUT_ORDERED 0 /* writes reach the device in order, at once */
+#define BLK_CUT_CACHE 1   /* writes since the last flush reach it only at a flush;
+                             at the cut a seeded random subset of them does */
+/* A device over PARENT (a reference taken) whose power goes after write NTH
+ * (1-based; 0 = never): that write and those before it reach PARENT as MODE
+ * says, later ones only memory. Reads always see every write (the program
+ * carries on coherently); PARENT holds what a machine finds after the cut.
+ * SEED chooses the subset in BLK_CUT_CACHE mode. Thread-safe. */
+int blk_powercut_new(struct blk_dev *parent, int mode, uint64_t nth, uint64_t seed,
+                     struct blk_dev **out);
+/* Writes a power-cut device has seen (to size the loop over N); *CUT (may be
+ * NULL) says whether the power is off. 0 for any other device. */
+uint64_t blk_powercut_writes(struct blk_dev *dev, int *cut);
+
 /* ---- the write-back block cache device (cache.c) --------------------------- */
 
 /* The cache needs at least this many blocks to be of use. */
