@@ -1,7 +1,8 @@
 /*
  * core.h — internals of the VFS core shared by its files: the context, mount
  * records, dentries, open files, the path walk, and the dispatch through the
- * shims into a driver.
+ * shims into a driver. The inode-level API that front ends use is ll.h
+ * (included here); front ends include ll.h, never this file.
  *
  * Lock order: ctx->ns_lock (the mount table; read for every path operation,
  * write for mount/umount) -> one sb->lock at a time -> ctx->fd_lock.
@@ -16,10 +17,9 @@
 
 #include <sys/types.h>
 
+#include "ll.h"
 #include "vfs.h"
 
-#define VFS_PATH_MAX 4096
-#define VFS_NAME_MAX 255
 #define VFS_SYMLOOP_MAX 40
 #define VFS_DCACHE_MAX 65536 /* dentries per superblock */
 
@@ -89,9 +89,6 @@ static inline void vfs_list_add_tail(struct vfs_list *head, struct vfs_list *e)
 /* ---- sb.c: superblocks, vnode cache, dispatch ---- */
 static inline void vfs_sb_lock(struct vfs_sb *sb) { pthread_mutex_lock(&sb->lock); }
 static inline void vfs_sb_unlock(struct vfs_sb *sb) { pthread_mutex_unlock(&sb->lock); }
-/* Reference juggling from outside an op: takes the sb lock itself. */
-void vfs_vnode_get_unlocked(struct vfs_vnode *vn);
-void vfs_vnode_put_unlocked(struct vfs_vnode *vn);
 /* Tear down the core part of an sb (dentries gone, only the root left). */
 int vfs_sb_shutdown(struct vfs_sb *sb);
 
@@ -155,21 +152,7 @@ void vfs_dcache_drop_children(struct vfs_vnode *dir);
 void vfs_dcache_prune(struct vfs_sb *sb);
 void vfs_dcache_fini(struct vfs_sb *sb);
 
-/* ---- walk.c ---- */
-#define VFS_WALK_FOLLOW 0x1u /* follow a symlink in the last component */
-#define VFS_WALK_PARENT 0x2u /* stop at the parent of the last component */
-struct vfs_walk {
-    struct vfs_vnode *vn;     /* the result (reference) or NULL (PARENT: missing) */
-    struct vfs_vnode *parent; /* PARENT: the directory (reference) or NULL */
-    char name[VFS_NAME_MAX + 1]; /* PARENT: last component; "" for "/", "." or ".." */
-    int trailing_slash;       /* the path ended in '/' */
-};
-/* Resolve PATH in CTX (ctx->ns_lock held for reading). Returns 0 or an error.
- * PARENT mode: parent is set; vn is the existing child or NULL; if the path
- * has no last name ("/", "x/.", "x/..") name is "", "." or ".." and vn is
- * the directory it names. */
-int vfs_walk(struct uvfs *ctx, const char *path, unsigned flags, struct vfs_walk *w);
-void vfs_walk_done(struct vfs_walk *w);
+/* ---- walk.c (struct vfs_walk, vfs_walk: ll.h) ---- */
 /* Single-step lookup through the dentry cache (takes dir->sb->lock). */
 int vfs_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode **out);
 /* The same with dir->sb->lock already held. */
@@ -178,84 +161,16 @@ int vfs_lookup_locked(struct vfs_vnode *dir, const char *name, struct vfs_vnode 
 int vfs_step_up(struct uvfs *ctx, struct vfs_vnode *nsroot, struct vfs_vnode **cur);
 /* Is SB read-only (flag or read-only shim)? sb->lock held. */
 int vfs_sb_readonly(struct vfs_sb *sb);
-/* The namespace root vnode (a reference). */
-struct vfs_vnode *vfs_ns_root(struct uvfs *ctx);
 /* Cross any mount covering *VN (replacing the reference). */
 void vfs_cross_down(struct uvfs *ctx, struct vfs_vnode **vn);
 /* Check a component name: -ENAMETOOLONG, -EINVAL for "" or with '/'. */
 int vfs_name_check(const char *name);
 
-/* ---- driver call helpers (sb.c) ---- */
-int vfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st); /* locks */
+/* ---- driver call helpers (sb.c; vfs_getattr: ll.h) ---- */
 int vfs_getattr_locked(struct vfs_vnode *vn, struct uvfs_stat *st);
-
-/* ---- operations on vnodes (api.c, file.c, ll.c) ----
- * The path calls of uvfs.h are a walk followed by one of these; front ends
- * that speak in inodes (FUSE low level, 9P) call them directly. All need
- * ctx->ns_lock held for reading (vfs_ns_rdlock) and take the sb lock
- * themselves. A struct vfs_walk passed to an *_at function stays the caller's
- * (its references are not consumed). */
-void vfs_ns_rdlock(struct uvfs *ctx);
-void vfs_ns_unlock(struct uvfs *ctx);
-/* Owner of the files the calling thread creates: the context's uid/gid (the
- * process's) unless a front end serving other users (FUSE) set the
- * requester's around the call with vfs_creds_set / vfs_creds_clear. */
-void vfs_creds_set(uint32_t uid, uint32_t gid);
-void vfs_creds_clear(void);
-void vfs_creds_get(const struct uvfs *ctx, uint32_t *uid, uint32_t *gid);
-/* Look NAME up in DIR as the walk would: mounts crossed, "." and ".." inside
- * the namespace. *out is a new reference. */
-int vfs_ll_lookup(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
-                  struct vfs_vnode **out);
-/* Fill W as a VFS_WALK_PARENT walk ending in DIR/NAME would. */
-int vfs_walk_at(struct uvfs *ctx, struct vfs_vnode *dir, const char *name, struct vfs_walk *w);
-enum vfs_mk { VFS_MK_DIR, VFS_MK_NOD, VFS_MK_SYMLINK, VFS_MK_LINK };
-/* Make W->name in W->parent; *out (if not NULL) gets a reference to it. */
-int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mode,
-             uint64_t rdev, const char *target, struct vfs_vnode *linkto, struct vfs_vnode **out);
-/* Check and complete a mknod mode (no type: a regular file); -EPERM for a
- * directory, -EINVAL for an unknown type. Called before the walk, as Linux
- * reports these first. */
-int vfs_mknod_mode(unsigned *mode);
-int vfs_unlink_at(struct vfs_walk *w);
-int vfs_rmdir_at(struct vfs_walk *w);
-int vfs_rename_at(struct vfs_walk *from, struct vfs_walk *to, unsigned flags);
-int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa);
 /* The driver's setattr through the shims, sb->lock held (no type checks). */
 int vfs_setattr_locked(struct vfs_vnode *vn, const struct vfs_setattr *sa);
-int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st);
-ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size);
-ssize_t vfs_getxattr_vn(struct vfs_vnode *vn, const char *name, void *buf, size_t size);
-int vfs_setxattr_vn(struct vfs_vnode *vn, const char *name, const void *value, size_t size,
-                    int xflags);
-ssize_t vfs_listxattr_vn(struct vfs_vnode *vn, char *buf, size_t size);
-int vfs_removexattr_vn(struct vfs_vnode *vn, const char *name);
-int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, void *arg);
-/* One directory entry as a driver reported it; NEXT resumes after it. */
-struct vfs_dirent {
-    uint64_t ino, next;
-    unsigned char type;
-    char name[VFS_NAME_MAX + 1];
-};
-/* Read up to MAX entries of directory VN from COOKIE into ENTS (the driver is
- * called once, with the sb locked); *N gets how many. Fewer than MAX means
- * the end was reached. Names a driver reports empty or over 255 bytes are
- * skipped. */
-int vfs_readdir_batch(struct vfs_vnode *vn, uint64_t cookie, struct vfs_dirent *ents, size_t max,
-                      size_t *n);
-/* Create a regular file for O_CREAT at W (W->vn set on success); *created
- * says whether it is new. */
-int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode, int *created);
-/* Open VN (O_* flags; O_TRUNC applied unless CREATED): a new open file with
- * one reference, released by vfs_file_put. */
-int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
-                struct vfs_file **out);
-int vfs_file_put(struct vfs_file *f);
-ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off);
-/* Write at OFF (at the end if APPEND); *endp gets the offset after the data. */
-ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int append,
-                       uint64_t *endp);
-int vfs_file_fsync(struct vfs_file *f, int datasync);
+
 
 /* ---- file.c ---- */
 void vfs_files_close_all(struct uvfs *ctx);

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "core.h"
+#include "ll.h"
 #include "fz.h"
 
 /*

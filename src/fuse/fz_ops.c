@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -640,7 +641,6 @@ static void fz_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     struct fz_fs *fs = fuse_req_userdata(req);
-    (void)ino;
     if (off < 0) {
         fuse_reply_err(req, EINVAL);
         return;
@@ -656,7 +656,7 @@ static void fz_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     FZ_END(fs);
     if (n > (ssize_t)size) { /* a driver bug; the kernel would refuse the reply */
         vfs_log(UVFS_LOG_ERROR, "read: inode %llu: %zu bytes at %lld returned %zd",
-                (unsigned long long)f->vn->ino, size, (long long)off, n);
+                (unsigned long long)ino, size, (long long)off, n);
         n = -EIO;
     }
     if (n < 0)
