@@ -78,6 +78,6 @@ void blk_guid_str(const uint8_t g[16], char out[37])
 {
     /* The first three fields are little-endian on disk, the rest big-endian. */
     snprintf(out, 37, "%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-             blk_le32(g), (unsigned)blk_le16(g + 4), (unsigned)blk_le16(g + 6), g[8], g[9],
+             base_le32(g), (unsigned)base_le16(g + 4), (unsigned)base_le16(g + 6), g[8], g[9],
              g[10], g[11], g[12], g[13], g[14], g[15]);
 }

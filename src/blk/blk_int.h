@@ -1,7 +1,6 @@
 /*
  * blk_int.h — helpers shared by the files of src/blk (not part of the block
- * layer's API): little/big-endian loads, the partition-table readers and the
- * warning list of a table.
+ * layer's API): the partition-table readers and the warning list of a table.
  */
 #ifndef UVFS_BLK_INT_H
 #define UVFS_BLK_INT_H
@@ -10,33 +9,8 @@
 #include <string.h>
 
 #include "blk.h"
+#include "byteorder.h"
 #include "util.h"
-
-static inline uint16_t blk_le16(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint16_t)(b[0] | b[1] << 8);
-}
-static inline uint32_t blk_le32(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-static inline uint64_t blk_le64(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint64_t)blk_le32(b) | (uint64_t)blk_le32(b + 4) << 32;
-}
-static inline uint16_t blk_be16(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-static inline uint32_t blk_be32(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
-}
 
 /* Append a partition to T (copied). 0 or -ENOMEM. */
 int blk_table_add(struct blk_table *t, const struct blk_part *p);

@@ -49,12 +49,12 @@ static int blk_gpt_load(struct blk_dev *dev, uint32_t ss, uint64_t lba, struct b
         snprintf(why, whylen, "no GPT signature at LBA %" PRIu64, lba);
         goto out;
     }
-    uint32_t hsize = blk_le32(sec + 12);
+    uint32_t hsize = base_le32(sec + 12);
     if (hsize < 92 || hsize > ss) {
         snprintf(why, whylen, "header size %" PRIu32 " is invalid", hsize);
         goto out;
     }
-    uint32_t crc = blk_le32(sec + 16);
+    uint32_t crc = base_le32(sec + 16);
     memset(sec + 16, 0, 4);
     uint32_t calc = blk_crc32(0, sec, hsize);
     if (crc != calc) {
@@ -62,15 +62,15 @@ static int blk_gpt_load(struct blk_dev *dev, uint32_t ss, uint64_t lba, struct b
                  crc, calc);
         goto out;
     }
-    h->my_lba = blk_le64(sec + 24);
-    h->alt_lba = blk_le64(sec + 32);
-    h->first_usable = blk_le64(sec + 40);
-    h->last_usable = blk_le64(sec + 48);
+    h->my_lba = base_le64(sec + 24);
+    h->alt_lba = base_le64(sec + 32);
+    h->first_usable = base_le64(sec + 40);
+    h->last_usable = base_le64(sec + 48);
     memcpy(h->disk_guid, sec + 56, 16);
-    h->entries_lba = blk_le64(sec + 72);
-    h->nentries = blk_le32(sec + 80);
-    h->entry_size = blk_le32(sec + 84);
-    h->entries_crc = blk_le32(sec + 88);
+    h->entries_lba = base_le64(sec + 72);
+    h->nentries = base_le32(sec + 80);
+    h->entry_size = base_le32(sec + 84);
+    h->entries_crc = base_le32(sec + 88);
     if (h->my_lba != lba) {
         snprintf(why, whylen, "header says it is at LBA %" PRIu64 ", found at LBA %" PRIu64,
                  h->my_lba, lba);
@@ -128,10 +128,10 @@ static void blk_utf16_to_utf8(const uint8_t *in, size_t n, char *out, size_t out
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t c = blk_le16(in + 2 * i);
+        uint32_t c = base_le16(in + 2 * i);
         if (c == 0) break;
         if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n) {
-            uint32_t lo = blk_le16(in + 2 * (i + 1));
+            uint32_t lo = base_le16(in + 2 * (i + 1));
             if (lo >= 0xDC00 && lo <= 0xDFFF) {
                 c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
                 i++;
@@ -180,7 +180,7 @@ static int blk_gpt_parse(struct blk_dev *dev, uint32_t ss, const struct blk_gpt_
     for (uint32_t i = 0; i < h->nentries; i++) {
         const uint8_t *e = array + (size_t)i * h->entry_size;
         if (memcmp(e, zero, 16) == 0) continue;
-        uint64_t first = blk_le64(e + 32), last = blk_le64(e + 40);
+        uint64_t first = base_le64(e + 32), last = base_le64(e + 40);
         if (last < first || last >= UINT64_MAX / ss) {
             blk_table_warn(t, "GPT: partition %" PRIu32 " has an invalid range (LBA %" PRIu64
                            " to %" PRIu64 "); ignoring it", i + 1, first, last);
@@ -196,7 +196,7 @@ static int blk_gpt_parse(struct blk_dev *dev, uint32_t ss, const struct blk_gpt_
         p.size = (last - first + 1) * ss;
         memcpy(p.type_guid, e, 16);
         memcpy(p.uuid, e + 16, 16);
-        p.bootable = (int)((blk_le64(e + 48) >> 2) & 1); /* legacy BIOS bootable */
+        p.bootable = (int)((base_le64(e + 48) >> 2) & 1); /* legacy BIOS bootable */
         blk_utf16_to_utf8(e + 56, 36, p.name, sizeof p.name);
         int rc = blk_table_add(t, &p);
         if (rc < 0) return rc;

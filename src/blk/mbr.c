@@ -25,8 +25,8 @@ static void blk_mbr_ent(const uint8_t *sector, int i, struct blk_mbr_ent *e)
     const uint8_t *p = sector + 446 + 16 * i;
     e->boot = p[0];
     e->type = p[4];
-    e->start = blk_le32(p + 8);
-    e->nsect = blk_le32(p + 12);
+    e->start = base_le32(p + 8);
+    e->nsect = base_le32(p + 12);
 }
 
 /* Walk the EBR chain of the extended partition EXT; logical partitions get
@@ -112,7 +112,7 @@ int blk_mbr_read(struct blk_dev *dev, const uint8_t sector[512], struct blk_tabl
     if (ss < 512 || ss > 65536 || (ss & (ss - 1))) ss = 512;
     for (int i = 0; i < 4; i++) blk_mbr_ent(sector, i, &e[i]);
     snprintf(t->type, sizeof t->type, "dos");
-    snprintf(t->disk_id, sizeof t->disk_id, "0x%08" PRIx32, blk_le32(sector + 440));
+    snprintf(t->disk_id, sizeof t->disk_id, "0x%08" PRIx32, base_le32(sector + 440));
 
     int have_ext = 0;
     for (int i = 0; i < 4; i++) {

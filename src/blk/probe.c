@@ -68,7 +68,7 @@ static void probe_utf16(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t c = blk_le16(in + 2 * i);
+        uint32_t c = base_le16(in + 2 * i);
         if (c == 0) break;
         if (c >= 0xD800 && c <= 0xDFFF) c = '?';
         char b[3];
@@ -99,7 +99,7 @@ static int probe_luks(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t h[208];
     if (!probe_read(dev, h, sizeof h, 0) || memcmp(h, "LUKS\xba\xbe", 6) != 0) return 0;
-    unsigned ver = blk_be16(h + 6);
+    unsigned ver = base_be16(h + 6);
     if (ver != 1 && ver != 2) return 0;
     probe_set(fi, "luks", ver == 1 ? "LUKS1" : "LUKS2");
     probe_str(fi->uuid, sizeof fi->uuid, h + 168, 40);
@@ -111,7 +111,7 @@ static int probe_xfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[120];
     if (!probe_read(dev, sb, sizeof sb, 0) || memcmp(sb, "XFSB", 4) != 0) return 0;
-    uint32_t bsize = blk_be32(sb + 4);
+    uint32_t bsize = base_be32(sb + 4);
     if (bsize < 512 || bsize > 65536 || (bsize & (bsize - 1))) return 0;
     probe_set(fi, "xfs", "");
     probe_uuid(fi->uuid, sizeof fi->uuid, sb + 32);
@@ -125,12 +125,12 @@ static int probe_squashfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
     if (!probe_read(dev, sb, sizeof sb, 0)) return 0;
     char v[16];
     if (memcmp(sb, "hsqs", 4) == 0) {
-        snprintf(v, sizeof v, "%u.%u", blk_le16(sb + 28), blk_le16(sb + 30));
+        snprintf(v, sizeof v, "%u.%u", base_le16(sb + 28), base_le16(sb + 30));
         probe_set(fi, "squashfs", v);
         return 1;
     }
     if (memcmp(sb, "sqsh", 4) == 0) {
-        snprintf(v, sizeof v, "%u.%u", blk_be16(sb + 28), blk_be16(sb + 30));
+        snprintf(v, sizeof v, "%u.%u", base_be16(sb + 28), base_be16(sb + 30));
         probe_set(fi, "squashfs", v);
         return 1;
     }
@@ -148,13 +148,13 @@ static int probe_squashfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[256];
-    if (!probe_read(dev, sb, sizeof sb, 1024) || blk_le16(sb + 56) != 0xEF53) return 0;
+    if (!probe_read(dev, sb, sizeof sb, 1024) || base_le16(sb + 56) != 0xEF53) return 0;
     /* A few sanity checks so that two stray bytes (in a FAT, say) are not
      * taken for ext: block size 1..64 KiB, revision 0 or 1, non-empty groups. */
-    if (blk_le32(sb + 24) > 6 || blk_le32(sb + 76) > 1 || blk_le32(sb + 32) == 0 ||
-        blk_le32(sb + 40) == 0)
+    if (base_le32(sb + 24) > 6 || base_le32(sb + 76) > 1 || base_le32(sb + 32) == 0 ||
+        base_le32(sb + 40) == 0)
         return 0;
-    uint32_t compat = blk_le32(sb + 92), incompat = blk_le32(sb + 96), ro = blk_le32(sb + 100);
+    uint32_t compat = base_le32(sb + 92), incompat = base_le32(sb + 96), ro = base_le32(sb + 100);
     const char *type;
     if (incompat & EXT_INCOMPAT_JOURNAL_DEV)
         type = "jbd";
@@ -167,7 +167,7 @@ static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
     else
         type = "ext4";
     char v[16];
-    snprintf(v, sizeof v, "%u.%u", blk_le32(sb + 76), blk_le16(sb + 62));
+    snprintf(v, sizeof v, "%u.%u", base_le32(sb + 76), base_le16(sb + 62));
     probe_set(fi, type, v);
     probe_uuid(fi->uuid, sizeof fi->uuid, sb + 104);
     probe_str(fi->label, sizeof fi->label, sb + 120, 16);
@@ -265,7 +265,7 @@ static int probe_swap(struct blk_dev *dev, struct uvfs_fsinfo *fi)
         if (memcmp(sig, "SWAPSPACE2", 10) == 0) {
             uint8_t h[44];
             if (!probe_read(dev, h, sizeof h, 1024)) return 0;
-            uint32_t ver = blk_le32(h);
+            uint32_t ver = base_le32(h);
             if (ver != 1 && ver != 0x01000000u) return 0;
             probe_set(fi, "swap", "1");
             if (!probe_zero(h + 12, 16)) probe_uuid(fi->uuid, sizeof fi->uuid, h + 12);
@@ -298,7 +298,7 @@ static void probe_ntfs_label(struct blk_dev *dev, const uint8_t *bs, uint32_t bp
         recsize = (uint64_t)(uint8_t)cpr * csize;
     }
     if (recsize < 256 || recsize > 65536) return;
-    uint64_t lcn = blk_le64(bs + 0x30);
+    uint64_t lcn = base_le64(bs + 0x30);
     if (lcn > dev->size / csize) return;
     uint64_t off = lcn * csize;
     if (off > UINT64_MAX - 3 * recsize) return;
@@ -308,19 +308,19 @@ static void probe_ntfs_label(struct blk_dev *dev, const uint8_t *bs, uint32_t bp
     if (!probe_read(dev, rec, recsize, off) || memcmp(rec, "FILE", 4) != 0) goto out;
     /* Undo the update sequence: the last two bytes of every 512-byte stride
      * were replaced by the sequence number. */
-    uint32_t usa_ofs = blk_le16(rec + 4), usa_cnt = blk_le16(rec + 6);
+    uint32_t usa_ofs = base_le16(rec + 4), usa_cnt = base_le16(rec + 6);
     if ((uint64_t)usa_ofs + 2u * usa_cnt > recsize || usa_cnt == 0) goto out;
     for (uint32_t i = 1; i < usa_cnt; i++) {
         uint64_t pos = (uint64_t)i * 512 - 2;
         if (pos + 2 > recsize) break;
         memcpy(rec + pos, rec + usa_ofs + 2 * i, 2);
     }
-    uint32_t a = blk_le16(rec + 0x14);
+    uint32_t a = base_le16(rec + 0x14);
     for (int n = 0; n < 64 && a + 24 <= recsize; n++) {
-        uint32_t type = blk_le32(rec + a), len = blk_le32(rec + a + 4);
+        uint32_t type = base_le32(rec + a), len = base_le32(rec + a + 4);
         if (type == 0xFFFFFFFFu || len < 24 || len > recsize - a) break;
         if (type == 0x60 && rec[a + 8] == 0) {
-            uint32_t vlen = blk_le32(rec + a + 0x10), voff = blk_le16(rec + a + 0x14);
+            uint32_t vlen = base_le32(rec + a + 0x10), voff = base_le16(rec + a + 0x14);
             if (voff <= len && vlen <= len - voff)
                 probe_utf16(fi->label, sizeof fi->label, rec + a + voff, vlen / 2);
             break;
@@ -335,7 +335,7 @@ out:
 static int probe_ntfs(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo *fi)
 {
     if (memcmp(bs + 3, "NTFS    ", 8) != 0) return 0;
-    uint32_t bps = blk_le16(bs + 11), spc = bs[13];
+    uint32_t bps = base_le16(bs + 11), spc = bs[13];
     if (bps < 256 || bps > 4096 || !probe_pow2(bps)) return 0;
     uint64_t csize;
     if (spc <= 0x80) {
@@ -346,7 +346,7 @@ static int probe_ntfs(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo
         csize = (uint64_t)bps << (256 - spc);
     }
     probe_set(fi, "ntfs", "");
-    snprintf(fi->uuid, sizeof fi->uuid, "%016" PRIX64, blk_le64(bs + 0x48));
+    snprintf(fi->uuid, sizeof fi->uuid, "%016" PRIX64, base_le64(bs + 0x48));
     probe_ntfs_label(dev, bs, bps, csize, fi);
     return 1;
 }
@@ -359,11 +359,11 @@ static int probe_exfat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinf
     char v[16];
     snprintf(v, sizeof v, "%u.%u", bs[105], bs[104]);
     probe_set(fi, "exfat", v);
-    probe_serial32(fi->uuid, sizeof fi->uuid, blk_le32(bs + 100));
+    probe_serial32(fi->uuid, sizeof fi->uuid, base_le32(bs + 100));
     /* The label is an entry (type 0x83) of the root directory; look in its
      * first cluster (at most 64 KiB of it). */
-    uint64_t heap = (uint64_t)blk_le32(bs + 88) << bshift;
-    uint32_t root = blk_le32(bs + 96);
+    uint64_t heap = (uint64_t)base_le32(bs + 88) << bshift;
+    uint32_t root = base_le32(bs + 96);
     uint64_t csize = (uint64_t)1 << (bshift + cshift);
     if (root < 2) return 1;
     uint64_t off = heap + (uint64_t)(root - 2) * csize;
@@ -395,13 +395,13 @@ struct probe_fat {
  * Microsoft specification says. 1 if valid. */
 static int probe_fat_geo(const uint8_t *bs, struct probe_fat *g)
 {
-    g->bps = blk_le16(bs + 11);
+    g->bps = base_le16(bs + 11);
     g->spc = bs[13];
-    g->rsvd = blk_le16(bs + 14);
+    g->rsvd = base_le16(bs + 14);
     g->nfats = bs[16];
-    g->root_ent = blk_le16(bs + 17);
-    g->totsec = blk_le16(bs + 19) ? blk_le16(bs + 19) : blk_le32(bs + 32);
-    g->fatsz = blk_le16(bs + 22) ? blk_le16(bs + 22) : blk_le32(bs + 36);
+    g->root_ent = base_le16(bs + 17);
+    g->totsec = base_le16(bs + 19) ? base_le16(bs + 19) : base_le32(bs + 32);
+    g->fatsz = base_le16(bs + 22) ? base_le16(bs + 22) : base_le32(bs + 36);
     uint8_t media = bs[21];
     if (g->bps < 512 || g->bps > 4096 || !probe_pow2(g->bps)) return 0;
     if (!probe_pow2(g->spc) || g->spc > 128) return 0;
@@ -414,7 +414,7 @@ static int probe_fat_geo(const uint8_t *bs, struct probe_fat *g)
     g->first_data = meta;
     g->clusters = (g->totsec - meta) / g->spc;
     g->bits = g->clusters < 4085 ? 12 : g->clusters < 65525 ? 16 : 32;
-    if (g->bits == 32 && (g->root_ent != 0 || blk_le16(bs + 22) != 0)) return 0;
+    if (g->bits == 32 && (g->root_ent != 0 || base_le16(bs + 22) != 0)) return 0;
     return 1;
 }
 
@@ -459,7 +459,7 @@ static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const st
             if (probe_fat_dirlabel(buf, n, out, outlen) != 0) break;
         }
     } else {
-        uint32_t c = blk_le32(bs + 44) & 0x0FFFFFFF;
+        uint32_t c = base_le32(bs + 44) & 0x0FFFFFFF;
         uint64_t csize = (uint64_t)g->spc * g->bps;
         /* The label entry comes first in practice: look at no more than 64
          * clusters and 1 MiB, whatever the (possibly looping) chain says. */
@@ -475,7 +475,7 @@ static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const st
             if (r != 0) break;
             uint8_t ent[4];
             if (!probe_read(dev, ent, 4, (uint64_t)g->rsvd * g->bps + (uint64_t)c * 4)) break;
-            c = blk_le32(ent) & 0x0FFFFFFF;
+            c = base_le32(ent) & 0x0FFFFFFF;
         }
     }
     free(buf);
@@ -491,7 +491,7 @@ static int probe_fat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo 
     const uint8_t *ext = bs + (g.bits == 32 ? 64 : 36); /* extended boot record */
     char bootlabel[16] = "";
     if (ext[2] == 0x29 || ext[2] == 0x28) {
-        probe_serial32(fi->uuid, sizeof fi->uuid, blk_le32(ext + 3));
+        probe_serial32(fi->uuid, sizeof fi->uuid, base_le32(ext + 3));
         if (ext[2] == 0x29) probe_str(bootlabel, sizeof bootlabel, ext + 7, 11);
     }
     char dirlabel[16] = "";

@@ -150,7 +150,7 @@ static int fat_scan_next(struct fat_inode *dir, uint32_t *i, struct fat_scan *s)
             }
             uint16_t *u = s->lfn + (size_t)(ord - 1) * 13;
             static const uint8_t offs[13] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
-            for (int k = 0; k < 13; k++) u[k] = fat_le16(e + offs[k]);
+            for (int k = 0; k < 13; k++) u[k] = base_le16(e + offs[k]);
             expect--;
             continue;
         }
@@ -629,7 +629,7 @@ int fat_dir_add(struct fat_sb *fs, struct fat_inode *dir, const struct fat_name 
         for (int j = 0; j < 13; j++) {
             size_t idx = (size_t)(k - 1) * 13 + (size_t)j;
             uint16_t v = idx < nu ? u[idx] : idx == nu ? 0 : 0xffff;
-            fat_put16(e + offs[j], v);
+            base_put_le16(e + offs[j], v);
         }
     }
     uint8_t *se = dir->dbuf + (size_t)(start + nlfn) * FAT_DIRENT;

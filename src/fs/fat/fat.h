@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "byteorder.h"
 #include "vfs.h"
 
 #define FAT_DIRENT 32u
@@ -40,25 +41,6 @@
 #define FAT_CASE_LOWER_EXT 0x10u
 #define FAT_MAX_DIR_ENTRIES 65536u /* spec: a directory has at most 65536 entries */
 #define FAT_MAX_FILE_SIZE 0xffffffffull
-
-/* Little-endian helpers. */
-static inline uint16_t fat_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t fat_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline void fat_put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void fat_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 struct fat_inode;
 

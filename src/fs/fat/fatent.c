@@ -18,11 +18,11 @@ uint32_t fat_ent_get(struct fat_sb *fs, uint32_t n)
     switch (fs->type) {
     case 12: {
         uint32_t off = n + n / 2;
-        uint32_t v = fat_le16(f + off);
+        uint32_t v = base_le16(f + off);
         return (n & 1) ? v >> 4 : v & 0xfff;
     }
-    case 16: return fat_le16(f + 2 * (size_t)n);
-    default: return fat_le32(f + 4 * (size_t)n) & 0x0fffffffu;
+    case 16: return base_le16(f + 2 * (size_t)n);
+    default: return base_le32(f + 4 * (size_t)n) & 0x0fffffffu;
     }
 }
 
@@ -39,23 +39,23 @@ void fat_ent_set(struct fat_sb *fs, uint32_t n, uint32_t v)
     switch (fs->type) {
     case 12: {
         uint32_t off = n + n / 2;
-        uint32_t old = fat_le16(f + off);
+        uint32_t old = base_le16(f + off);
         v &= 0xfff;
         if (n & 1)
             old = (old & 0x000f) | (v << 4);
         else
             old = (old & 0xf000) | v;
-        fat_put16(f + off, old);
+        base_put_le16(f + off, old);
         fat_mark(fs, off, 2);
         break;
     }
     case 16:
-        fat_put16(f + 2 * (size_t)n, v);
+        base_put_le16(f + 2 * (size_t)n, v);
         fat_mark(fs, 2 * (size_t)n, 2);
         break;
     default: {
-        uint32_t old = fat_le32(f + 4 * (size_t)n);
-        fat_put32(f + 4 * (size_t)n, (old & 0xf0000000u) | (v & 0x0fffffffu));
+        uint32_t old = base_le32(f + 4 * (size_t)n);
+        base_put_le32(f + 4 * (size_t)n, (old & 0xf0000000u) | (v & 0x0fffffffu));
         fat_mark(fs, 4 * (size_t)n, 4);
         break;
     }

@@ -195,14 +195,14 @@ static void fat_inode_from_dirent(struct fat_sb *fs, struct fat_inode *fi, const
     fi->attr = de[11];
     fi->ntcase = de[12];
     fi->ctime_cs = de[13];
-    fi->ctime = fat_le16(de + 14);
-    fi->cdate = fat_le16(de + 16);
-    fi->adate = fat_le16(de + 18);
-    fi->mtime = fat_le16(de + 22);
-    fi->mdate = fat_le16(de + 24);
-    fi->start = fat_le16(de + 26);
-    if (fs->type == 32) fi->start |= (uint32_t)fat_le16(de + 20) << 16;
-    fi->size = fat_le32(de + 28);
+    fi->ctime = base_le16(de + 14);
+    fi->cdate = base_le16(de + 16);
+    fi->adate = base_le16(de + 18);
+    fi->mtime = base_le16(de + 22);
+    fi->mdate = base_le16(de + 24);
+    fi->start = base_le16(de + 26);
+    if (fs->type == 32) fi->start |= (uint32_t)base_le16(de + 20) << 16;
+    fi->size = base_le32(de + 28);
     if (fi->attr & FAT_ATTR_DIR) fi->size = 0;
     fi->nlink = 1;
     fi->vn.mode = fat_mode_of(fs, fi);
@@ -214,14 +214,14 @@ void fat_inode_to_dirent(const struct fat_inode *fi, uint8_t *de)
     struct fat_sb *fs = FAT_SB(fi->vn.sb);
     de[11] = fi->attr;
     de[13] = (uint8_t)fi->ctime_cs;
-    fat_put16(de + 14, fi->ctime);
-    fat_put16(de + 16, fi->cdate);
-    fat_put16(de + 18, fi->adate);
-    fat_put16(de + 20, fs->type == 32 ? fi->start >> 16 : 0);
-    fat_put16(de + 22, fi->mtime);
-    fat_put16(de + 24, fi->mdate);
-    fat_put16(de + 26, fi->start & 0xffff);
-    fat_put32(de + 28, (fi->attr & FAT_ATTR_DIR) ? 0 : fi->size);
+    base_put_le16(de + 14, fi->ctime);
+    base_put_le16(de + 16, fi->cdate);
+    base_put_le16(de + 18, fi->adate);
+    base_put_le16(de + 20, fs->type == 32 ? fi->start >> 16 : 0);
+    base_put_le16(de + 22, fi->mtime);
+    base_put_le16(de + 24, fi->mdate);
+    base_put_le16(de + 26, fi->start & 0xffff);
+    base_put_le32(de + 28, (fi->attr & FAT_ATTR_DIR) ? 0 : fi->size);
 }
 
 int fat_iget(struct fat_sb *fs, uint64_t pos, const uint8_t *de, struct vfs_vnode **out)

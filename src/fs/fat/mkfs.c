@@ -207,35 +207,35 @@ int fat_mkfs(struct blk_dev *dev, const struct fat_mkfs_opts *o)
     bs[1] = g.type == 32 ? 0x58 : 0x3c;
     bs[2] = 0x90;
     memcpy(bs + 3, "MSWIN4.1", 8);
-    fat_put16(bs + 11, g.bps);
+    base_put_le16(bs + 11, g.bps);
     bs[13] = (uint8_t)g.spc;
-    fat_put16(bs + 14, g.rsvd);
+    base_put_le16(bs + 14, g.rsvd);
     bs[16] = (uint8_t)g.nfats;
-    fat_put16(bs + 17, g.root_entries);
+    base_put_le16(bs + 17, g.root_entries);
     if (g.ts < 65536 && g.type != 32)
-        fat_put16(bs + 19, (uint32_t)g.ts);
+        base_put_le16(bs + 19, (uint32_t)g.ts);
     else
-        fat_put32(bs + 32, (uint32_t)g.ts);
+        base_put_le32(bs + 32, (uint32_t)g.ts);
     bs[21] = g.media;
-    fat_put16(bs + 24, g.spt);
-    fat_put16(bs + 26, g.heads);
-    fat_put32(bs + 28, o->hidden_sectors);
+    base_put_le16(bs + 24, g.spt);
+    base_put_le16(bs + 26, g.heads);
+    base_put_le32(bs + 28, o->hidden_sectors);
     uint8_t *ext;
     if (g.type == 32) {
-        fat_put32(bs + 36, g.fatsz);
-        fat_put16(bs + 40, 0);
-        fat_put16(bs + 42, 0);
-        fat_put32(bs + 44, 2);
-        fat_put16(bs + 48, 1);
-        fat_put16(bs + 50, 6);
+        base_put_le32(bs + 36, g.fatsz);
+        base_put_le16(bs + 40, 0);
+        base_put_le16(bs + 42, 0);
+        base_put_le32(bs + 44, 2);
+        base_put_le16(bs + 48, 1);
+        base_put_le16(bs + 50, 6);
         ext = bs + 64;
     } else {
-        fat_put16(bs + 22, g.fatsz);
+        base_put_le16(bs + 22, g.fatsz);
         ext = bs + 36;
     }
     ext[0] = g.media == 0xf0 ? 0x00 : 0x80;
     ext[2] = 0x29;
-    fat_put32(ext + 3, volid);
+    base_put_le32(ext + 3, volid);
     memcpy(ext + 7, label, 11);
     memcpy(ext + 18, g.type == 12 ? "FAT12   " : g.type == 16 ? "FAT16   " : "FAT32   ", 8);
     /* boot code: "int 18h" (no bootable OS), then halt in a loop */
@@ -261,11 +261,11 @@ int fat_mkfs(struct blk_dev *dev, const struct fat_mkfs_opts *o)
     rc = blk_write(dev, bs, g.bps, 0);
     if (rc < 0) goto out;
     if (g.type == 32) {
-        fat_put32(fsi, 0x41615252);
-        fat_put32(fsi + 484, 0x61417272);
-        fat_put32(fsi + 488, g.nclus - 1);
-        fat_put32(fsi + 492, 3);
-        fat_put32(fsi + 508, 0xaa550000);
+        base_put_le32(fsi, 0x41615252);
+        base_put_le32(fsi + 484, 0x61417272);
+        base_put_le32(fsi + 488, g.nclus - 1);
+        base_put_le32(fsi + 492, 3);
+        base_put_le32(fsi + 508, 0xaa550000);
         rc = blk_write(dev, fsi, g.bps, 1ull * g.bps);
         if (rc == 0) rc = blk_write(dev, bs, g.bps, 6ull * g.bps);
         if (rc == 0) rc = blk_write(dev, fsi, g.bps, 7ull * g.bps);
@@ -285,12 +285,12 @@ int fat_mkfs(struct blk_dev *dev, const struct fat_mkfs_opts *o)
         sec[1] = 0xff;
         sec[2] = 0xff;
     } else if (g.type == 16) {
-        fat_put16(sec, 0xff00u | g.media);
-        fat_put16(sec + 2, 0xffff);
+        base_put_le16(sec, 0xff00u | g.media);
+        base_put_le16(sec + 2, 0xffff);
     } else {
-        fat_put32(sec, 0x0fffff00u | g.media);
-        fat_put32(sec + 4, 0x0fffffff);
-        fat_put32(sec + 8, 0x0fffffff);
+        base_put_le32(sec, 0x0fffff00u | g.media);
+        base_put_le32(sec + 4, 0x0fffffff);
+        base_put_le32(sec + 8, 0x0fffffff);
     }
     for (uint32_t k = 0; k < g.nfats && rc == 0; k++)
         rc = blk_write(dev, sec, g.bps, ((uint64_t)g.rsvd + (uint64_t)k * g.fatsz) * g.bps);
@@ -303,8 +303,8 @@ int fat_mkfs(struct blk_dev *dev, const struct fat_mkfs_opts *o)
         de[11] = FAT_ATTR_VOLUME;
         uint16_t d, t;
         fat_time_to_dos(vfs_now(), &d, &t, NULL);
-        fat_put16(de + 22, t);
-        fat_put16(de + 24, d);
+        base_put_le16(de + 22, t);
+        base_put_le16(de + 24, d);
         uint64_t off = g.type == 32 ? data_off : ((uint64_t)g.rsvd + (uint64_t)g.nfats * g.fatsz) * g.bps;
         rc = blk_write(dev, de, sizeof de, off);
         if (rc < 0) goto out;

@@ -206,8 +206,8 @@ static int fat_dotdot_cluster(struct fat_sb *fs, struct fat_inode *d, uint32_t *
     for (uint32_t i = 0; i < d->dnent && i < 4; i++) {
         const uint8_t *e = d->dbuf + (size_t)i * FAT_DIRENT;
         if (memcmp(e, "..         ", 11) == 0 && (e[11] & FAT_ATTR_DIR)) {
-            uint32_t c = fat_le16(e + 26);
-            if (fs->type == 32) c |= (uint32_t)fat_le16(e + 20) << 16;
+            uint32_t c = base_le16(e + 26);
+            if (fs->type == 32) c |= (uint32_t)base_le16(e + 20) << 16;
             if (fs->type == 32 && c == fs->root_cluster) c = 0;
             if (c && !fat_valid_cluster(fs, c))
                 return vfs_detail(-UVFS_ECORRUPT, "FAT: directory at cluster %u: bad '..' cluster %u",
@@ -268,8 +268,8 @@ static int fat_lookup_parent(struct fat_sb *fs, struct fat_inode *dir, struct vf
         if (e[0] == 0xe5 || e[0] == '.' || (e[11] & 0x3f) == FAT_ATTR_LFN || !(e[11] & FAT_ATTR_DIR) ||
             (e[11] & FAT_ATTR_VOLUME))
             continue;
-        uint32_t c = fat_le16(e + 26);
-        if (fs->type == 32) c |= (uint32_t)fat_le16(e + 20) << 16;
+        uint32_t c = base_le16(e + 26);
+        if (fs->type == 32) c |= (uint32_t)base_le16(e + 20) << 16;
         if (c == pc) {
             rc = fat_iget(fs, fat_dir_entry_off(fs, g, i), e, out);
             break;
@@ -324,13 +324,13 @@ static void fat_new_dirent(uint8_t de[32], uint8_t attr, uint32_t start, int is3
     uint16_t d, t, cs;
     fat_time_to_dos(vfs_now(), &d, &t, &cs);
     de[13] = (uint8_t)cs;
-    fat_put16(de + 14, t);
-    fat_put16(de + 16, d);
-    fat_put16(de + 18, d);
-    fat_put16(de + 22, t);
-    fat_put16(de + 24, d);
-    fat_put16(de + 20, is32 ? start >> 16 : 0);
-    fat_put16(de + 26, start & 0xffff);
+    base_put_le16(de + 14, t);
+    base_put_le16(de + 16, d);
+    base_put_le16(de + 18, d);
+    base_put_le16(de + 22, t);
+    base_put_le16(de + 24, d);
+    base_put_le16(de + 20, is32 ? start >> 16 : 0);
+    base_put_le16(de + 26, start & 0xffff);
 }
 
 static void fat_dir_changed(struct fat_inode *dir)
@@ -547,8 +547,8 @@ int fat_rename(struct vfs_vnode *olddirv, const char *oldname, struct vfs_vnode 
             uint8_t *e = src->dbuf + (size_t)i * FAT_DIRENT;
             if (memcmp(e, "..         ", 11) != 0) continue;
             uint32_t pc = nd->vn.ino == 1 ? 0 : nd->start;
-            fat_put16(e + 26, pc & 0xffff);
-            fat_put16(e + 20, fs->type == 32 ? pc >> 16 : 0);
+            base_put_le16(e + 26, pc & 0xffff);
+            base_put_le16(e + 20, fs->type == 32 ? pc >> 16 : 0);
             rc = fat_dir_write(fs, src, i, 1);
             break;
         }

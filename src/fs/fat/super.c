@@ -65,12 +65,12 @@ static int fat_parse_opts(struct fat_sb *fs, const char *opts)
 /* Parse and check the BPB in boot sector B (at least 512 bytes). */
 static int fat_parse_bpb(struct fat_sb *fs, const uint8_t *b, uint64_t devsize)
 {
-    fs->bps = fat_le16(b + 11);
+    fs->bps = base_le16(b + 11);
     fs->spc = b[13];
-    fs->rsvd = fat_le16(b + 14);
+    fs->rsvd = base_le16(b + 14);
     fs->nfats = b[16];
-    fs->root_entries = fat_le16(b + 17);
-    uint32_t tot16 = fat_le16(b + 19), fatsz16 = fat_le16(b + 22), tot32 = fat_le32(b + 32);
+    fs->root_entries = base_le16(b + 17);
+    uint32_t tot16 = base_le16(b + 19), fatsz16 = base_le16(b + 22), tot32 = base_le32(b + 32);
     if (fs->bps < 512 || fs->bps > 4096 || !fat_is_pow2(fs->bps))
         return vfs_detail(-UVFS_ECORRUPT, "FAT boot sector: bytes per sector %u (not 512..4096)",
                           fs->bps);
@@ -87,7 +87,7 @@ static int fat_parse_bpb(struct fat_sb *fs, const uint8_t *b, uint64_t devsize)
                           "FAT boot sector: %llu sectors of %u bytes exceed the device (%llu bytes)",
                           (unsigned long long)fs->total_sectors, fs->bps,
                           (unsigned long long)devsize);
-    fs->fatsz = fatsz16 ? fatsz16 : fat_le32(b + 36);
+    fs->fatsz = fatsz16 ? fatsz16 : base_le32(b + 36);
     if (fs->fatsz == 0) return vfs_detail(-UVFS_ECORRUPT, "FAT boot sector: FAT size is 0");
     uint64_t root_secs = ((uint64_t)fs->root_entries * FAT_DIRENT + fs->bps - 1) / fs->bps;
     uint64_t meta = fs->rsvd + (uint64_t)fs->nfats * fs->fatsz + root_secs;
@@ -112,18 +112,18 @@ static int fat_parse_bpb(struct fat_sb *fs, const uint8_t *b, uint64_t devsize)
             return vfs_detail(-UVFS_ECORRUPT,
                               "FAT boot sector: %u clusters make FAT32, but the BPB is FAT12/16",
                               fs->nclusters);
-        uint16_t ext = fat_le16(b + 40);
+        uint16_t ext = base_le16(b + 40);
         fs->fat_active = (ext & 0x80) ? (ext & 0x0f) : 0;
         if (fs->fat_active >= fs->nfats)
             return vfs_detail(-UVFS_ECORRUPT, "FAT boot sector: active FAT %u of %u",
                               fs->fat_active, fs->nfats);
-        if (fat_le16(b + 42) != 0)
+        if (base_le16(b + 42) != 0)
             return vfs_detail(-UVFS_EFEATURE, "FAT32 version %u.%u is not 0.0", b[43], b[42]);
-        fs->root_cluster = fat_le32(b + 44);
+        fs->root_cluster = base_le32(b + 44);
         if (!fat_valid_cluster(fs, fs->root_cluster))
             return vfs_detail(-UVFS_ECORRUPT, "FAT32 boot sector: root cluster %u out of range",
                               fs->root_cluster);
-        uint32_t fsi = fat_le16(b + 48);
+        uint32_t fsi = base_le16(b + 48);
         fs->fsinfo_sector = (fsi >= 1 && fsi < fs->rsvd) ? fsi : 0;
     } else {
         if (fs->root_entries == 0)
@@ -153,12 +153,12 @@ static int fat_read_fsinfo(struct fat_sb *fs)
     uint8_t *s = malloc(fs->bps);
     if (!s) return -ENOMEM;
     int rc = blk_read(fs->vfs.dev, s, fs->bps, (uint64_t)fs->fsinfo_sector * fs->bps);
-    if (rc == 0 && (fat_le32(s) != 0x41615252 || fat_le32(s + 484) != 0x61417272 ||
-                    fat_le32(s + 508) != 0xaa550000)) {
+    if (rc == 0 && (base_le32(s) != 0x41615252 || base_le32(s + 484) != 0x61417272 ||
+                    base_le32(s + 508) != 0xaa550000)) {
         vfs_log(UVFS_LOG_WARN, "FAT32 FSInfo sector %u has bad signatures; not using it",
                 fs->fsinfo_sector);
         fs->fsinfo_sector = 0;
-    } else if (rc == 0 && fs->free_known && fat_le32(s + 488) != fs->free_count) {
+    } else if (rc == 0 && fs->free_known && base_le32(s + 488) != fs->free_count) {
         fs->fsinfo_stale = 1; /* corrected at the next write-back */
     }
     free(s);
@@ -173,8 +173,8 @@ static int fat_write_fsinfo(struct fat_sb *fs)
     uint64_t off = (uint64_t)fs->fsinfo_sector * fs->bps;
     int rc = blk_read(fs->vfs.dev, s, fs->bps, off);
     if (rc == 0) {
-        fat_put32(s + 488, fs->free_count);
-        fat_put32(s + 492, fs->next_free);
+        base_put_le32(s + 488, fs->free_count);
+        base_put_le32(s + 492, fs->next_free);
         rc = blk_write(fs->vfs.dev, s, fs->bps, off);
     }
     free(s);

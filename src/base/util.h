@@ -1,6 +1,8 @@
 /*
- * util.h — small helpers shared by every layer: logging, the thread's error
- * detail, time.
+ * util.h — the base layer (src/base), below every other: logging, the
+ * thread's error detail, time. (Byte order: byteorder.h.) The functions keep
+ * the vfs_ prefix they had when they lived in the core, so `grep vfs_detail`
+ * still finds every use.
  */
 #ifndef UVFS_UTIL_H
 #define UVFS_UTIL_H
