@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "core.h"
 #include "t.h"
 #include "util.h"
 
@@ -53,14 +54,14 @@ static int both(const char *img, struct uvfs_imageinfo **out)
                 struct blk_dev *v = NULL;
                 char num[16];
                 snprintf(num, sizeof num, "%d", t->parts[i].number);
-                if (blk_part_open(d, num, &v) == 0) blk_put(v);
+                if (blk_part_open(d, num, vfs_probe, &v) == 0) blk_put(v);
             }
             blk_table_free(t);
         } else {
             T_ASSERT(t == NULL);
         }
         struct uvfs_fsinfo fi;
-        T_OK(blk_probe(d, &fi));
+        T_OK(vfs_probe(d, &fi));
         blk_put(d);
     }
     *out = NULL;
@@ -95,7 +96,7 @@ T_TEST(empty_file)
     T_OK(blk_table_read(d, &t));
     T_STREQ(t->type, "");
     blk_table_free(t);
-    T_OK(blk_probe(d, &fi));
+    T_OK(vfs_probe(d, &fi));
     T_STREQ(fi.type, "");
     uint8_t b;
     T_ERR(blk_read(d, &b, 1, 0), -EIO);
@@ -150,10 +151,10 @@ T_TEST(gpt_cut_in_half)
     /* the partition that lies past the end cannot be opened */
     struct blk_dev *d, *v;
     T_OK(blk_open_file(img, 0, &d));
-    T_OK(blk_part_open(d, "root", &v));
+    T_OK(blk_part_open(d, "root", vfs_probe, &v));
     blk_put(v);
     vfs_detail_clear();
-    T_ERR(blk_part_open(d, "swap", &v), -UVFS_EBADPART);
+    T_ERR(blk_part_open(d, "swap", vfs_probe, &v), -UVFS_EBADPART);
     printf("  detail: %s\n", uvfs_errdetail());
     T_ASSERT(strstr(uvfs_errdetail(), "@3") != NULL);
     blk_put(d);
@@ -414,7 +415,7 @@ T_TEST(mutated_filesystems)
             struct blk_dev *d;
             T_OK(blk_open_file(img, 0, &d));
             struct uvfs_fsinfo fi;
-            T_OK(blk_probe(d, &fi));
+            T_OK(vfs_probe(d, &fi));
             T_ASSERT(strlen(fi.label) < sizeof fi.label && strlen(fi.uuid) < sizeof fi.uuid);
             if (fi.type[0])
                 found++;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "core.h"
 #include "t.h"
 #include "util.h"
 
@@ -460,13 +461,13 @@ T_TEST(read_errors_propagate)
     struct blk_dev d = {.ops = &eio_ops, .size = 1 << 20, .sector_size = 512, .flags = BLK_RDONLY,
                         .refcount = 1, .name = "broken"};
     struct uvfs_fsinfo fi;
-    T_ERR(blk_probe(&d, &fi), -EIO);
+    T_ERR(vfs_probe(&d, &fi), -EIO);
     T_STREQ(fi.type, "");
     struct blk_table *t = (struct blk_table *)1;
     T_ERR(blk_table_read(&d, &t), -EIO);
     T_ASSERT(t == NULL);
     struct blk_dev *v;
-    T_ERR(blk_part_open(&d, "1", &v), -EIO);
+    T_ERR(blk_part_open(&d, "1", vfs_probe, &v), -EIO);
 }
 
 T_TEST(fault_device)

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "blk.h"
+#include "core.h"
 #include "conformance.h"
 #include "fat-util.h"
 #include "fs/fat/fat.h"
@@ -368,7 +369,7 @@ T_TEST(fat_mkfs_gpt_esp)
         T_FAIL("sfdisk failed");
     struct blk_dev *dev, *view;
     T_OK(blk_open_file(img, BLK_OPEN_RDWR, &dev));
-    T_OK(blk_part_open(dev, "1", &view));
+    T_OK(blk_part_open(dev, "1", vfs_probe, &view));
     struct fat_mkfs_opts o;
     memset(&o, 0, sizeof o);
     o.fat_type = 32;

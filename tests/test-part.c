@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "core.h"
 #include "blk_int.h"
 #include "t.h"
 #include "util.h"
@@ -401,6 +402,65 @@ T_TEST(probe_nothing)
     free(img);
 }
 
+/* Each format has one owner: exactly one prober (a driver's vfs_fstype.probe
+ * or a recogniser of blk_recognisers) claims each image, a driver claims only
+ * types it mounts (vfs_fstype_find finds it by the name it reports), and
+ * vfs_probe's has_driver says whether a driver claimed it. jbd (an external
+ * ext journal) carries an ext superblock but is the recognisers', not the ext
+ * driver's. What is found is checked against blkid -p. */
+T_TEST(probe_one_owner_each)
+{
+    need_mkfs();
+    static const struct {
+        const char *cmd, *type;
+        int driver;
+    } cases[] = {
+        {"mke2fs -q -F -t ext4 -L four %s 8M", "ext4", 1},
+        {"mke2fs -q -F -t ext2 %s 4M", "ext2", 1},
+        {"mke2fs -q -F -O journal_dev -b 4096 -L jdev %s 4M", "jbd", 0},
+        {"mkfs.fat -C -F 12 -n SMALL %s 1024", "vfat", 1},
+        {"mkfs.fat -C -F 32 -s 1 %s 40000", "vfat", 1},
+        {"truncate -s 1M %s && mkswap -L swp %s", "swap", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *img = t_fmt("%s/owner%zu.img", t_tmpdir(), i);
+        char *c = t_fmt(cases[i].cmd, img, img);
+        printf("%s\n", c);
+        T_EQ(t_sh("%s >/dev/null 2>&1", c), 0);
+        struct blk_dev *d = NULL;
+        T_OK(blk_open_file(img, 0, &d));
+        int claims = 0;
+        struct uvfs_fsinfo fi;
+        for (size_t k = 0; vfs_fstypes[k]; k++) {
+            const struct vfs_fstype *t = vfs_fstypes[k];
+            memset(&fi, 0, sizeof fi);
+            if (!t->probe || t->probe(d, &fi) <= 0) continue;
+            printf("  claimed by driver %s as %s\n", t->name, fi.type);
+            claims++;
+            T_ASSERT(cases[i].driver);
+            T_STREQ(fi.type, cases[i].type);
+            T_ASSERT(vfs_fstype_find(fi.type) == t);
+        }
+        for (const struct blk_recogniser *r = blk_recognisers; r->name; r++) {
+            memset(&fi, 0, sizeof fi);
+            if (r->probe(d, &fi) <= 0) continue;
+            printf("  claimed by recogniser %s as %s\n", r->name, fi.type);
+            claims++;
+            T_ASSERT(!cases[i].driver);
+            T_STREQ(fi.type, cases[i].type);
+            T_ASSERT(vfs_fstype_find(fi.type) == NULL);
+        }
+        T_EQ(claims, 1);
+        T_OK(vfs_probe(d, &fi));
+        T_STREQ(fi.type, cases[i].type);
+        T_EQ(fi.has_driver, cases[i].driver);
+        compare_blkid(img, 0, d->size, &fi);
+        blk_put(d);
+        free(c);
+        free(img);
+    }
+}
+
 static char *mkmbr_fs(void)
 {
     char *img = mkdisk("mbrfs.img", mbr_script, 64);
@@ -475,43 +535,43 @@ T_TEST(part_open_by_number_name_label)
     char *img = mkmbr_fs();
     struct blk_dev *d, *v;
     T_OK(blk_open_file(img, 0, &d));
-    T_OK(blk_part_open(d, "5", &v));
+    T_OK(blk_part_open(d, "5", vfs_probe, &v));
     T_EQ(v->size, 4096 * 512);
     T_ASSERT(strstr(v->name, "@5") != NULL);
     same_bytes(v, img, 28672 * 512);
     blk_put(v);
-    T_OK(blk_part_open(d, "data7", &v)); /* ext3 label */
+    T_OK(blk_part_open(d, "data7", vfs_probe, &v)); /* ext3 label */
     T_EQ(v->size, 90112ull * 512);
     same_bytes(v, img, 40960ull * 512);
     blk_put(v);
-    T_OK(blk_part_open(d, "TWELVE", &v)); /* FAT label */
+    T_OK(blk_part_open(d, "TWELVE", vfs_probe, &v)); /* FAT label */
     same_bytes(v, img, 10240 * 512);
     blk_put(v);
     vfs_detail_clear();
-    T_ERR(blk_part_open(d, "4", &v), -UVFS_ENOPART); /* the extended container */
+    T_ERR(blk_part_open(d, "4", vfs_probe, &v), -UVFS_ENOPART); /* the extended container */
     T_ASSERT(strstr(uvfs_errdetail(), "extended") != NULL);
     vfs_detail_clear();
-    T_ERR(blk_part_open(d, "8", &v), -UVFS_ENOPART);
+    T_ERR(blk_part_open(d, "8", vfs_probe, &v), -UVFS_ENOPART);
     T_ASSERT(strstr(uvfs_errdetail(), "data7") != NULL); /* lists what exists */
     vfs_detail_clear();
-    T_ERR(blk_part_open(d, "nosuch", &v), -UVFS_ENOPART);
+    T_ERR(blk_part_open(d, "nosuch", vfs_probe, &v), -UVFS_ENOPART);
     printf("  detail: %s\n", uvfs_errdetail());
     T_ASSERT(strstr(uvfs_errdetail(), "logi5") != NULL);
-    T_ERR(blk_part_open(d, "", &v), -UVFS_ENOPART);
+    T_ERR(blk_part_open(d, "", vfs_probe, &v), -UVFS_ENOPART);
     blk_put(d);
     free(img);
 
     img = mkdisk("gpt.img", gpt_script, 64);
     T_EQ(t_sh("mke2fs -q -F -t ext4 -L rootlabel -E offset=%llu '%s' 16M >/dev/null", 9 * MiB, img), 0);
     T_OK(blk_open_file(img, 0, &d));
-    T_OK(blk_part_open(d, "root", &v)); /* GPT name */
+    T_OK(blk_part_open(d, "root", vfs_probe, &v)); /* GPT name */
     T_EQ(v->size, 16 * MiB);
     same_bytes(v, img, 9 * MiB);
     blk_put(v);
-    T_OK(blk_part_open(d, "rootlabel", &v)); /* filesystem label */
+    T_OK(blk_part_open(d, "rootlabel", vfs_probe, &v)); /* filesystem label */
     T_EQ(v->size, 16 * MiB);
     blk_put(v);
-    T_OK(blk_part_open(d, "home", &v));
+    T_OK(blk_part_open(d, "home", vfs_probe, &v));
     T_EQ(v->size, 69632ull * 512);
     blk_put(v);
     blk_put(d);
@@ -522,7 +582,7 @@ T_TEST(part_open_by_number_name_label)
     T_EQ(t_sh("mke2fs -q -F -t ext4 '%s' 4M >/dev/null", img), 0);
     T_OK(blk_open_file(img, 0, &d));
     vfs_detail_clear();
-    T_ERR(blk_part_open(d, "1", &v), -UVFS_ENOPART);
+    T_ERR(blk_part_open(d, "1", vfs_probe, &v), -UVFS_ENOPART);
     T_ASSERT(uvfs_errdetail()[0]);
     blk_put(d);
     free(img);

@@ -3,7 +3,7 @@
  * backends and the table blk_open chooses them from (host file / block
  * device; views = a window or several segments of other devices; the
  * write-back cache device), partition tables (MBR with extended/logical,
- * GPT) and filesystem probing.
+ * GPT) and the helpers of format probing.
  *
  * Everything a driver reads or writes goes through struct blk_dev, so every
  * backend serves every driver. Devices stack: views, the fault device and the
@@ -258,21 +258,72 @@ int blk_table_read(struct blk_dev *dev, struct blk_table **out);
 int blk_table_read_flags(struct blk_dev *dev, unsigned flags, struct blk_table **out);
 void blk_table_free(struct blk_table *t);
 
-/* Select a partition by "N" (number) or NAME (GPT name, else filesystem label)
- * and return a view onto it. -UVFS_ENOPART if none matches. */
-int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out);
+/* Identify what is on DEV: 0 and *FI filled (type "" when nothing is known),
+ * or a read error. The core's vfs_probe is one: it asks every prober. */
+typedef int (*blk_identify_fn)(struct blk_dev *dev, struct uvfs_fsinfo *fi);
+/* Select a partition by "N" (number) or NAME (GPT name, else filesystem label
+ * as IDENTIFY finds it -- the core passes vfs_probe; NULL: no labels) and
+ * return a view onto it. -UVFS_ENOPART if none matches. */
+int blk_part_open(struct blk_dev *dev, const char *which, blk_identify_fn identify,
+                  struct blk_dev **out);
 
 /* The human-readable type of partition P of table T as sfdisk names it
  * ("Linux filesystem", "EFI System", "Linux"), or "" when unknown. Static
  * storage. */
 const char *blk_part_type_name(const struct blk_table *t, const struct blk_part *p);
 
-/* ---- probing ---------------------------------------------------------------- */
+/* ---- probing: what is on a device (probe.c) ---------------------------------- */
 
-/* Identify the filesystem (or swap / LUKS / ...) on DEV by magic numbers,
- * cheapest first. Returns 0 and fills *out (type "" when nothing is known),
- * or the read error when nothing was found and a read failed (-EIO, ...). */
-int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out);
+/* A prober recognises one format on DEV: it returns 1 and fills FI (type,
+ * version, label, uuid as `blkid -p` prints them) when DEV holds it, 0 when
+ * not. It reads through blk_probe_read, which keeps the first read error.
+ * Drivers probe their own formats (vfs_fstype.probe); blk_recognisers below
+ * names the formats no driver handles yet; the core (vfs_probe) asks both. */
+typedef int (*blk_probe_fn)(struct blk_dev *dev, struct uvfs_fsinfo *fi);
+
+/* A format uvfs recognises but has no driver for. WEAK: a boot-sector check
+ * (NTFS, exFAT), tried after every magic number at a fixed offset. */
+struct blk_recogniser {
+    const char *name;
+    blk_probe_fn probe;
+    int weak;
+};
+/* LUKS, XFS, squashfs, an ext journal device (jbd), btrfs, ISO 9660, swap,
+ * NTFS, exFAT; the last entry has name NULL. */
+extern const struct blk_recogniser blk_recognisers[];
+
+/* Start a round of probing on this thread (forget the kept read error). */
+void blk_probe_begin(void);
+/* The first read error since blk_probe_begin on this thread, or 0: when no
+ * prober matched, a device that could not be read is an error, not empty. */
+int blk_probe_error(void);
+/* Read LEN bytes at OFF for a prober: 1 if read; 0 if the device is too
+ * small or the read failed (the prober does not match; the error is kept). */
+int blk_probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off);
+/* Set FI's type and version (NULL: ""). */
+void blk_probe_set(struct uvfs_fsinfo *fi, const char *type, const char *version);
+/* Copy an on-disk string of at most N bytes, stopping at NUL, trimming
+ * trailing spaces. */
+void blk_probe_str(char *out, size_t outlen, const uint8_t *s, size_t n);
+/* Standard UUID text, lower case, the 16 bytes in stored order. */
+void blk_probe_uuid(char *out, size_t outlen, const uint8_t *u);
+/* A 32-bit volume serial as blkid prints it: "1234-ABCD". */
+void blk_probe_serial32(char *out, size_t len, uint32_t id);
+
+/* The geometry of a FAT BIOS parameter block. */
+struct blk_fat_geo {
+    uint32_t bps, spc, rsvd, nfats, root_ent, fatsz;
+    uint64_t totsec, clusters, first_data; /* first_data in sectors */
+    int bits;                              /* 12, 16 or 32 */
+};
+/* Check the BPB in the boot sector BS and work out the FAT type from the
+ * cluster count, as the Microsoft specification says: 1 if valid. Both the
+ * partition-table reader (a FAT boot sector ends in 55 AA like an MBR) and
+ * the FAT driver's probe need it. */
+int blk_fat_geo(const uint8_t bs[512], struct blk_fat_geo *g);
+/* Does a 512-byte sector look like a FAT / NTFS / exFAT boot sector (so it is
+ * not an MBR even though it ends in 55 AA)? */
+int blk_probe_is_vbr(const uint8_t sector[512]);
 
 /* Format a 16-byte GUID in on-disk (mixed-endian) order as upper-case text. */
 void blk_guid_str(const uint8_t g[16], char out[37]);

@@ -25,10 +25,6 @@ int blk_mbr_read(struct blk_dev *dev, const uint8_t sector[512], struct blk_tabl
 /* Returns 0, or -UVFS_EBADPART with a detail. */
 int blk_gpt_read(struct blk_dev *dev, struct blk_table *t);
 
-/* Does a 512-byte sector look like a FAT / NTFS / exFAT boot sector (so it is
- * not an MBR even though it ends in 55 AA)? */
-int blk_probe_is_vbr(const uint8_t sector[512]);
-
 /* Human-readable type names ("Linux filesystem"), or "" when unknown. */
 const char *blk_gpt_type_name(const uint8_t guid[16]);
 const char *blk_mbr_type_name(uint8_t type);

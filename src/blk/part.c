@@ -95,18 +95,22 @@ static int blk_is_number(const char *s)
     return 1;
 }
 
-/* Probe partition P of DEV for its label (into LABEL, "" if none). */
-static void blk_part_label(struct blk_dev *dev, const struct blk_part *p, char *label, size_t len)
+/* Probe partition P of DEV with IDENTIFY for its label (into LABEL, "" if none). */
+static void blk_part_label(struct blk_dev *dev, const struct blk_part *p,
+                           blk_identify_fn identify, char *label, size_t len)
 {
     struct blk_dev *v = NULL;
     struct uvfs_fsinfo fi;
     label[0] = 0;
-    if (p->extended || blk_view_new(dev, p->start, p->size, "probe", &v) < 0) return;
-    if (blk_probe(v, &fi) == 0) snprintf(label, len, "%s", fi.label);
+    if (!identify || p->extended) return;
+    if (blk_view_new(dev, p->start, p->size, "probe", &v) < 0) return;
+    memset(&fi, 0, sizeof fi);
+    if (identify(v, &fi) == 0) snprintf(label, len, "%s", fi.label);
     blk_put(v);
 }
 
-int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out)
+int blk_part_open(struct blk_dev *dev, const char *which, blk_identify_fn identify,
+                  struct blk_dev **out)
 {
     struct blk_table *t = NULL;
     const struct blk_part *hit = NULL;
@@ -132,7 +136,7 @@ int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out)
             if (t->parts[i].name[0] && strcmp(t->parts[i].name, which) == 0) hit = &t->parts[i];
         for (size_t i = 0; i < t->nparts && !hit; i++) {
             char label[128];
-            blk_part_label(dev, &t->parts[i], label, sizeof label);
+            blk_part_label(dev, &t->parts[i], identify, label, sizeof label);
             if (label[0] && strcmp(label, which) == 0) hit = &t->parts[i];
         }
     }
@@ -151,7 +155,7 @@ int blk_part_open(struct blk_dev *dev, const char *which, struct blk_dev **out)
         for (size_t i = 0; i < t->nparts; i++) {
             const struct blk_part *p = &t->parts[i];
             char label[128];
-            blk_part_label(dev, p, label, sizeof label);
+            blk_part_label(dev, p, identify, label, sizeof label);
             fprintf(lf, "%s%d", i ? ", " : "", p->number);
             if (p->extended) fprintf(lf, " (extended)");
             if (p->name[0]) fprintf(lf, " name \"%s\"", p->name);

@@ -1,10 +1,14 @@
 /*
- * probe.c — what is on a device: filesystems, swap and LUKS found by their
- * magic numbers, cheapest and most certain first (magic at offset 0, then the
- * ext superblock at 1 KiB, btrfs at 64 KiB, ISO 9660 at 32 KiB, swap at the
- * end of the first page, and last the weak FAT/NTFS/exFAT boot sectors).
- * Each prober reads only the bytes it needs and checks every on-disk size or
- * offset before using it. Labels and UUIDs are formatted as blkid prints them.
+ * probe.c — the helpers every format prober uses (reads that keep the first
+ * I/O error, label / UUID formatting as blkid prints them), the check that
+ * tells a FAT / NTFS / exFAT boot sector from an MBR, and the recognisers:
+ * probers for the formats uvfs has no driver for (LUKS, XFS, squashfs, an
+ * ext journal device, btrfs, ISO 9660, swap, NTFS, exFAT). They only name
+ * what is there; a driver probes its own format (vfs_fstype.probe), and a
+ * future driver takes its recogniser over. The core (vfs_probe) asks the
+ * drivers and then these, magic numbers at fixed offsets first, the weak
+ * boot-sector checks last. Each prober reads only the bytes it needs and
+ * checks every on-disk size or offset before using it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,15 +17,16 @@
 #include <strings.h>
 
 #include "blk_int.h"
-#include "vfs.h"
 
-/* The first I/O error of the current blk_probe call on this thread: a
- * device that cannot be read is an error, not "nothing found". */
+/* The first I/O error since blk_probe_begin on this thread: a device that
+ * cannot be read is an error, not "nothing found". */
 static _Thread_local int probe_ioerr;
 
-/* Read LEN bytes at OFF; 1 if read, 0 if the device is too small or the read
- * failed (a prober then simply does not match; the error is kept). */
-static int probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
+void blk_probe_begin(void) { probe_ioerr = 0; }
+
+int blk_probe_error(void) { return probe_ioerr; }
+
+int blk_probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
 {
     if (off > dev->size || len > dev->size - off) return 0;
     int rc = blk_read(dev, buf, len, off);
@@ -29,9 +34,7 @@ static int probe_read(struct blk_dev *dev, void *buf, size_t len, uint64_t off)
     return rc == 0;
 }
 
-/* Copy an on-disk string of at most N bytes, stopping at NUL, trimming
- * trailing spaces (and NULs). */
-static void probe_str(char *out, size_t outlen, const uint8_t *s, size_t n)
+void blk_probe_str(char *out, size_t outlen, const uint8_t *s, size_t n)
 {
     size_t len = 0;
     while (len < n && s[len]) len++;
@@ -41,8 +44,7 @@ static void probe_str(char *out, size_t outlen, const uint8_t *s, size_t n)
     out[len] = 0;
 }
 
-/* Standard UUID text, lower case, bytes in stored order. */
-static void probe_uuid(char *out, size_t outlen, const uint8_t *u)
+void blk_probe_uuid(char *out, size_t outlen, const uint8_t *u)
 {
     snprintf(out, outlen,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
@@ -57,7 +59,7 @@ static int probe_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-static void probe_set(struct uvfs_fsinfo *fi, const char *type, const char *version)
+void blk_probe_set(struct uvfs_fsinfo *fi, const char *type, const char *version)
 {
     snprintf(fi->type, sizeof fi->type, "%s", type);
     snprintf(fi->version, sizeof fi->version, "%s", version ? version : "");
@@ -98,80 +100,43 @@ static void probe_utf16(char *out, size_t outlen, const uint8_t *in, size_t n)
 static int probe_luks(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t h[208];
-    if (!probe_read(dev, h, sizeof h, 0) || memcmp(h, "LUKS\xba\xbe", 6) != 0) return 0;
+    if (!blk_probe_read(dev, h, sizeof h, 0) || memcmp(h, "LUKS\xba\xbe", 6) != 0) return 0;
     unsigned ver = base_be16(h + 6);
     if (ver != 1 && ver != 2) return 0;
-    probe_set(fi, "luks", ver == 1 ? "LUKS1" : "LUKS2");
-    probe_str(fi->uuid, sizeof fi->uuid, h + 168, 40);
-    if (ver == 2) probe_str(fi->label, sizeof fi->label, h + 24, 48);
+    blk_probe_set(fi, "luks", ver == 1 ? "LUKS1" : "LUKS2");
+    blk_probe_str(fi->uuid, sizeof fi->uuid, h + 168, 40);
+    if (ver == 2) blk_probe_str(fi->label, sizeof fi->label, h + 24, 48);
     return 1;
 }
 
 static int probe_xfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[120];
-    if (!probe_read(dev, sb, sizeof sb, 0) || memcmp(sb, "XFSB", 4) != 0) return 0;
+    if (!blk_probe_read(dev, sb, sizeof sb, 0) || memcmp(sb, "XFSB", 4) != 0) return 0;
     uint32_t bsize = base_be32(sb + 4);
     if (bsize < 512 || bsize > 65536 || (bsize & (bsize - 1))) return 0;
-    probe_set(fi, "xfs", "");
-    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 32);
-    probe_str(fi->label, sizeof fi->label, sb + 108, 12);
+    blk_probe_set(fi, "xfs", "");
+    blk_probe_uuid(fi->uuid, sizeof fi->uuid, sb + 32);
+    blk_probe_str(fi->label, sizeof fi->label, sb + 108, 12);
     return 1;
 }
 
 static int probe_squashfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[32];
-    if (!probe_read(dev, sb, sizeof sb, 0)) return 0;
+    if (!blk_probe_read(dev, sb, sizeof sb, 0)) return 0;
     char v[16];
     if (memcmp(sb, "hsqs", 4) == 0) {
         snprintf(v, sizeof v, "%u.%u", base_le16(sb + 28), base_le16(sb + 30));
-        probe_set(fi, "squashfs", v);
+        blk_probe_set(fi, "squashfs", v);
         return 1;
     }
     if (memcmp(sb, "sqsh", 4) == 0) {
         snprintf(v, sizeof v, "%u.%u", base_be16(sb + 28), base_be16(sb + 30));
-        probe_set(fi, "squashfs", v);
+        blk_probe_set(fi, "squashfs", v);
         return 1;
     }
     return 0;
-}
-
-/* ---- ext2/3/4 ------------------------------------------------------------- */
-
-#define EXT_COMPAT_HAS_JOURNAL 0x4u
-#define EXT_INCOMPAT_JOURNAL_DEV 0x8u
-#define EXT2_RO_SUPP 0x7u       /* sparse_super, large_file, btree_dir */
-#define EXT2_INCOMPAT_SUPP 0x12u /* filetype, meta_bg */
-#define EXT3_INCOMPAT_SUPP 0x16u /* + recover */
-
-static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
-{
-    uint8_t sb[256];
-    if (!probe_read(dev, sb, sizeof sb, 1024) || base_le16(sb + 56) != 0xEF53) return 0;
-    /* A few sanity checks so that two stray bytes (in a FAT, say) are not
-     * taken for ext: block size 1..64 KiB, revision 0 or 1, non-empty groups. */
-    if (base_le32(sb + 24) > 6 || base_le32(sb + 76) > 1 || base_le32(sb + 32) == 0 ||
-        base_le32(sb + 40) == 0)
-        return 0;
-    uint32_t compat = base_le32(sb + 92), incompat = base_le32(sb + 96), ro = base_le32(sb + 100);
-    const char *type;
-    if (incompat & EXT_INCOMPAT_JOURNAL_DEV)
-        type = "jbd";
-    else if (!(compat & EXT_COMPAT_HAS_JOURNAL) && !(ro & ~EXT2_RO_SUPP) &&
-             !(incompat & ~EXT2_INCOMPAT_SUPP))
-        type = "ext2";
-    else if ((compat & EXT_COMPAT_HAS_JOURNAL) && !(ro & ~EXT2_RO_SUPP) &&
-             !(incompat & ~EXT3_INCOMPAT_SUPP))
-        type = "ext3";
-    else
-        type = "ext4";
-    char v[16];
-    snprintf(v, sizeof v, "%u.%u", base_le32(sb + 76), base_le16(sb + 62));
-    probe_set(fi, type, v);
-    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 104);
-    probe_str(fi->label, sizeof fi->label, sb + 120, 16);
-    return 1;
 }
 
 /* ---- btrfs, ISO 9660, swap --------------------------------------------------- */
@@ -179,11 +144,11 @@ static int probe_ext(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 static int probe_btrfs(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t sb[0x12b + 256];
-    if (!probe_read(dev, sb, sizeof sb, 0x10000) || memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
+    if (!blk_probe_read(dev, sb, sizeof sb, 0x10000) || memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
         return 0;
-    probe_set(fi, "btrfs", "");
-    probe_uuid(fi->uuid, sizeof fi->uuid, sb + 0x20);
-    probe_str(fi->label, sizeof fi->label, sb + 0x12b, 256);
+    blk_probe_set(fi, "btrfs", "");
+    blk_probe_uuid(fi->uuid, sizeof fi->uuid, sb + 0x20);
+    blk_probe_str(fi->label, sizeof fi->label, sb + 0x12b, 256);
     return 1;
 }
 
@@ -211,7 +176,7 @@ static void probe_iso_joliet(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     for (int i = 1; i < 32; i++) {
         uint8_t vd[128];
-        if (!probe_read(dev, vd, sizeof vd, 32768 + (uint64_t)i * 2048)) return;
+        if (!blk_probe_read(dev, vd, sizeof vd, 32768 + (uint64_t)i * 2048)) return;
         if (memcmp(vd + 1, "CD001", 5) != 0 || vd[0] == 255) return;
         if (vd[0] != 2 || vd[88] != '%' || vd[89] != '/' ||
             (vd[90] != '@' && vd[90] != 'C' && vd[90] != 'E'))
@@ -242,10 +207,10 @@ static void probe_iso_joliet(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 static int probe_iso9660(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
     uint8_t pvd[848];
-    if (!probe_read(dev, pvd, sizeof pvd, 32768)) return 0;
+    if (!blk_probe_read(dev, pvd, sizeof pvd, 32768)) return 0;
     if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0) return 0;
-    probe_set(fi, "iso9660", "");
-    probe_str(fi->label, sizeof fi->label, pvd + 40, 32);
+    blk_probe_set(fi, "iso9660", "");
+    blk_probe_str(fi->label, sizeof fi->label, pvd + 40, 32);
     probe_iso_joliet(dev, fi);
     if (!probe_iso_date(pvd + 830, fi->uuid, sizeof fi->uuid))
         probe_iso_date(pvd + 813, fi->uuid, sizeof fi->uuid);
@@ -257,19 +222,19 @@ static int probe_swap(struct blk_dev *dev, struct uvfs_fsinfo *fi)
     static const uint32_t pages[] = {4096, 8192, 16384, 32768, 65536};
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         uint8_t sig[10];
-        if (!probe_read(dev, sig, sizeof sig, pages[i] - 10)) return 0;
+        if (!blk_probe_read(dev, sig, sizeof sig, pages[i] - 10)) return 0;
         if (memcmp(sig, "SWAP-SPACE", 10) == 0) {
-            probe_set(fi, "swap", "0");
+            blk_probe_set(fi, "swap", "0");
             return 1;
         }
         if (memcmp(sig, "SWAPSPACE2", 10) == 0) {
             uint8_t h[44];
-            if (!probe_read(dev, h, sizeof h, 1024)) return 0;
+            if (!blk_probe_read(dev, h, sizeof h, 1024)) return 0;
             uint32_t ver = base_le32(h);
             if (ver != 1 && ver != 0x01000000u) return 0;
-            probe_set(fi, "swap", "1");
-            if (!probe_zero(h + 12, 16)) probe_uuid(fi->uuid, sizeof fi->uuid, h + 12);
-            probe_str(fi->label, sizeof fi->label, h + 28, 16);
+            blk_probe_set(fi, "swap", "1");
+            if (!probe_zero(h + 12, 16)) blk_probe_uuid(fi->uuid, sizeof fi->uuid, h + 12);
+            blk_probe_str(fi->label, sizeof fi->label, h + 28, 16);
             return 1;
         }
     }
@@ -280,7 +245,7 @@ static int probe_swap(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 
 static int probe_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
-static void probe_serial32(char *out, size_t len, uint32_t id)
+void blk_probe_serial32(char *out, size_t len, uint32_t id)
 {
     snprintf(out, len, "%04X-%04X", (unsigned)(id >> 16), (unsigned)(id & 0xffff));
 }
@@ -305,7 +270,7 @@ static void probe_ntfs_label(struct blk_dev *dev, const uint8_t *bs, uint32_t bp
     off += 3 * recsize;
     uint8_t *rec = malloc(recsize);
     if (!rec) return;
-    if (!probe_read(dev, rec, recsize, off) || memcmp(rec, "FILE", 4) != 0) goto out;
+    if (!blk_probe_read(dev, rec, recsize, off) || memcmp(rec, "FILE", 4) != 0) goto out;
     /* Undo the update sequence: the last two bytes of every 512-byte stride
      * were replaced by the sequence number. */
     uint32_t usa_ofs = base_le16(rec + 4), usa_cnt = base_le16(rec + 6);
@@ -345,7 +310,7 @@ static int probe_ntfs(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo
         if (256 - spc > 20) return 0;
         csize = (uint64_t)bps << (256 - spc);
     }
-    probe_set(fi, "ntfs", "");
+    blk_probe_set(fi, "ntfs", "");
     snprintf(fi->uuid, sizeof fi->uuid, "%016" PRIX64, base_le64(bs + 0x48));
     probe_ntfs_label(dev, bs, bps, csize, fi);
     return 1;
@@ -358,8 +323,8 @@ static int probe_exfat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinf
     if (bshift < 9 || bshift > 12 || cshift > 25 - bshift) return 0;
     char v[16];
     snprintf(v, sizeof v, "%u.%u", bs[105], bs[104]);
-    probe_set(fi, "exfat", v);
-    probe_serial32(fi->uuid, sizeof fi->uuid, base_le32(bs + 100));
+    blk_probe_set(fi, "exfat", v);
+    blk_probe_serial32(fi->uuid, sizeof fi->uuid, base_le32(bs + 100));
     /* The label is an entry (type 0x83) of the root directory; look in its
      * first cluster (at most 64 KiB of it). */
     uint64_t heap = (uint64_t)base_le32(bs + 88) << bshift;
@@ -370,7 +335,7 @@ static int probe_exfat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinf
     size_t len = csize < 65536 ? (size_t)csize : 65536;
     uint8_t *dir = malloc(len);
     if (!dir) return 1;
-    if (probe_read(dev, dir, len, off)) {
+    if (blk_probe_read(dev, dir, len, off)) {
         for (size_t i = 0; i + 32 <= len; i += 32) {
             uint8_t t = dir[i];
             if (t == 0) break;
@@ -385,15 +350,7 @@ static int probe_exfat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinf
     return 1;
 }
 
-struct probe_fat {
-    uint32_t bps, spc, rsvd, nfats, root_ent, fatsz;
-    uint64_t totsec, clusters, first_data; /* first_data in sectors */
-    int bits;                              /* 12, 16 or 32 */
-};
-
-/* Check a FAT BPB and work out the FAT type from the cluster count, as the
- * Microsoft specification says. 1 if valid. */
-static int probe_fat_geo(const uint8_t *bs, struct probe_fat *g)
+int blk_fat_geo(const uint8_t bs[512], struct blk_fat_geo *g)
 {
     g->bps = base_le16(bs + 11);
     g->spc = bs[13];
@@ -421,101 +378,55 @@ static int probe_fat_geo(const uint8_t *bs, struct probe_fat *g)
 int blk_probe_is_vbr(const uint8_t bs[512])
 {
     if (memcmp(bs + 3, "NTFS    ", 8) == 0 || memcmp(bs + 3, "EXFAT   ", 8) == 0) return 1;
-    struct probe_fat g;
-    if (!probe_fat_geo(bs, &g)) return 0;
+    struct blk_fat_geo g;
+    if (!blk_fat_geo(bs, &g)) return 0;
     return bs[0] == 0xEB || bs[0] == 0xE9 || memcmp(bs + 54, "FAT", 3) == 0 ||
            memcmp(bs + 82, "FAT32", 5) == 0;
 }
 
-/* The volume-label entry of a 32-byte directory entry array, if any.
- * Returns 1 found, 0 keep looking, -1 end of directory. */
-static int probe_fat_dirlabel(const uint8_t *d, size_t len, char *out, size_t outlen)
-{
-    for (size_t i = 0; i + 32 <= len; i += 32) {
-        const uint8_t *e = d + i;
-        if (e[0] == 0) return -1;
-        if (e[0] == 0xE5) continue;
-        uint8_t attr = e[11];
-        if ((attr & 0x3F) == 0x0F) continue; /* long-name entry */
-        if ((attr & 0x08) && !(attr & 0x10)) {
-            probe_str(out, outlen, e, 11);
-            return 1;
-        }
-    }
-    return 0;
-}
+/* ---- an ext journal device ---------------------------------------------------- */
 
-static void probe_fat_rootlabel(struct blk_dev *dev, const uint8_t *bs, const struct probe_fat *g,
-                                char *out, size_t outlen)
+/* An external ext3/4 journal carries an ext superblock with the journal_dev
+ * feature (and no inodes: inodes per group is 0); the ext driver, which
+ * probes ext2/3/4, leaves it to this. */
+static int probe_jbd(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
-    uint8_t *buf = malloc(g->bps);
-    if (!buf) return;
-    if (g->bits != 32) {
-        uint64_t start = (uint64_t)(g->rsvd + (uint64_t)g->nfats * g->fatsz) * g->bps;
-        uint64_t len = (uint64_t)g->root_ent * 32; /* at most 2 MiB */
-        for (uint64_t o = 0; o < len; o += g->bps) {
-            size_t n = len - o < g->bps ? (size_t)(len - o) : g->bps;
-            if (!probe_read(dev, buf, n, start + o)) break;
-            if (probe_fat_dirlabel(buf, n, out, outlen) != 0) break;
-        }
-    } else {
-        uint32_t c = base_le32(bs + 44) & 0x0FFFFFFF;
-        uint64_t csize = (uint64_t)g->spc * g->bps;
-        /* The label entry comes first in practice: look at no more than 64
-         * clusters and 1 MiB, whatever the (possibly looping) chain says. */
-        uint64_t scanned = 0;
-        for (int hops = 0; hops < 64 && scanned < (1u << 20); hops++, scanned += csize) {
-            if (c < 2 || c - 2 >= g->clusters) break;
-            uint64_t base = (g->first_data + (uint64_t)(c - 2) * g->spc) * g->bps;
-            int r = 0;
-            for (uint64_t o = 0; o < csize && r == 0; o += g->bps) {
-                if (!probe_read(dev, buf, g->bps, base + o)) r = -1;
-                else r = probe_fat_dirlabel(buf, g->bps, out, outlen);
-            }
-            if (r != 0) break;
-            uint8_t ent[4];
-            if (!probe_read(dev, ent, 4, (uint64_t)g->rsvd * g->bps + (uint64_t)c * 4)) break;
-            c = base_le32(ent) & 0x0FFFFFFF;
-        }
-    }
-    free(buf);
-}
-
-static int probe_fat(struct blk_dev *dev, const uint8_t *bs, struct uvfs_fsinfo *fi)
-{
-    struct probe_fat g;
-    if (!blk_probe_is_vbr(bs) || !probe_fat_geo(bs, &g)) return 0;
-    char v[8];
-    snprintf(v, sizeof v, "FAT%d", g.bits);
-    probe_set(fi, "vfat", v);
-    const uint8_t *ext = bs + (g.bits == 32 ? 64 : 36); /* extended boot record */
-    char bootlabel[16] = "";
-    if (ext[2] == 0x29 || ext[2] == 0x28) {
-        probe_serial32(fi->uuid, sizeof fi->uuid, base_le32(ext + 3));
-        if (ext[2] == 0x29) probe_str(bootlabel, sizeof bootlabel, ext + 7, 11);
-    }
-    char dirlabel[16] = "";
-    probe_fat_rootlabel(dev, bs, &g, dirlabel, sizeof dirlabel);
-    const char *l = dirlabel[0] ? dirlabel : bootlabel;
-    if (strcmp(l, "NO NAME") != 0) snprintf(fi->label, sizeof fi->label, "%s", l);
+    uint8_t sb[256];
+    if (!blk_probe_read(dev, sb, sizeof sb, 1024) || base_le16(sb + 56) != 0xEF53) return 0;
+    if (base_le32(sb + 24) > 6 || base_le32(sb + 76) > 1 || base_le32(sb + 32) == 0 ||
+        !(base_le32(sb + 96) & 0x8u /* INCOMPAT_JOURNAL_DEV */))
+        return 0;
+    char v[16];
+    snprintf(v, sizeof v, "%u.%u", base_le32(sb + 76), base_le16(sb + 62));
+    blk_probe_set(fi, "jbd", v);
+    blk_probe_uuid(fi->uuid, sizeof fi->uuid, sb + 104);
+    blk_probe_str(fi->label, sizeof fi->label, sb + 120, 16);
     return 1;
 }
 
-int blk_probe(struct blk_dev *dev, struct uvfs_fsinfo *out)
+/* The boot-sector formats read sector 0 themselves (the drivers' probers
+ * are called the same way). */
+static int probe_ntfs_dev(struct blk_dev *dev, struct uvfs_fsinfo *fi)
 {
-    memset(out, 0, sizeof *out);
-    probe_ioerr = 0;
-    if (probe_luks(dev, out) || probe_xfs(dev, out) || probe_squashfs(dev, out) ||
-        probe_ext(dev, out) || probe_btrfs(dev, out) || probe_iso9660(dev, out) ||
-        probe_swap(dev, out))
-        goto found;
     uint8_t bs[512];
-    if (probe_read(dev, bs, sizeof bs, 0) &&
-        (probe_ntfs(dev, bs, out) || probe_exfat(dev, bs, out) || probe_fat(dev, bs, out)))
-        goto found;
-    memset(out, 0, sizeof *out);
-    return probe_ioerr; /* 0: nothing known here */
-found:
-    out->has_driver = vfs_fstype_find(out->type) != NULL;
-    return 0;
+    return blk_probe_read(dev, bs, sizeof bs, 0) && probe_ntfs(dev, bs, fi);
 }
+
+static int probe_exfat_dev(struct blk_dev *dev, struct uvfs_fsinfo *fi)
+{
+    uint8_t bs[512];
+    return blk_probe_read(dev, bs, sizeof bs, 0) && probe_exfat(dev, bs, fi);
+}
+
+const struct blk_recogniser blk_recognisers[] = {
+    {.name = "luks", .probe = probe_luks},
+    {.name = "xfs", .probe = probe_xfs},
+    {.name = "squashfs", .probe = probe_squashfs},
+    {.name = "jbd", .probe = probe_jbd},
+    {.name = "btrfs", .probe = probe_btrfs},
+    {.name = "iso9660", .probe = probe_iso9660},
+    {.name = "swap", .probe = probe_swap},
+    {.name = "ntfs", .probe = probe_ntfs_dev, .weak = 1},
+    {.name = "exfat", .probe = probe_exfat_dev, .weak = 1},
+    {.name = NULL},
+};

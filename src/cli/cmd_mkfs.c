@@ -18,6 +18,7 @@
 
 #include "blk.h"
 #include "cli.h"
+#include "core.h"
 #include "fs/fat/fat.h"
 
 /* The start sector of partition WHICH of DEV (for BPB_HiddSec), or 0. */
@@ -125,7 +126,7 @@ static int mkfs_run(int argc, char **argv)
         goto out;
     }
     if (part) {
-        rc = blk_part_open(dev, part, &view);
+        rc = blk_part_open(dev, part, vfs_probe, &view);
         if (rc < 0) {
             cli_detail_save();
             cli_err(target, rc);

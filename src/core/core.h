@@ -179,6 +179,19 @@ int vfs_files_count_sb(struct uvfs *ctx, struct vfs_sb *sb);
 /* Close every descriptor of CTX open on SB (a forced unmount). */
 void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb);
 
+/* ---- registry.c ---- */
+/* The registered filesystem types (NULL-terminated), and lookup by name or
+ * alias. */
+extern const struct vfs_fstype *const vfs_fstypes[];
+const struct vfs_fstype *vfs_fstype_find(const char *name);
+/* Identify what is on DEV: the registered drivers' probes and the block
+ * layer's recognisers (blk_recognisers), magic numbers at fixed offsets
+ * first, weak boot-sector checks last; drivers before recognisers. Returns 0
+ * and fills *OUT (type "" when nothing is known; has_driver set when a
+ * driver's probe claimed it), or the read error when nothing was found and a
+ * read failed (-EIO, ...). A blk_identify_fn (for blk_part_open). */
+int vfs_probe(struct blk_dev *dev, struct uvfs_fsinfo *out);
+
 /* ---- mount.c ---- */
 struct vfs_mount *vfs_mount_find_covering(struct uvfs *ctx, struct vfs_vnode *covered);
 int vfs_mount_split_source(const char *source, char **image, char **part);

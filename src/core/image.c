@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "blk.h"
-#include "util.h"
+#include "core.h"
 
 static int image_warn(struct uvfs_imageinfo *info, const char *fmt, ...) VFS_PRINTF(2, 3);
 
@@ -46,7 +46,7 @@ static void image_probe(struct blk_dev *dev, const struct blk_part *p, struct uv
     char name[64];
     snprintf(name, sizeof name, "partition %d", p->number);
     if (blk_view_new(dev, p->start, len, name, &v) < 0) return;
-    blk_probe(v, fs);
+    vfs_probe(v, fs);
     blk_put(v);
 }
 
@@ -86,7 +86,7 @@ int uvfs_image_info(const char *path, struct uvfs_imageinfo **out)
         info->nwarnings++;
     }
     if (!t->type[0]) {
-        rc = blk_probe(dev, &info->fs);
+        rc = vfs_probe(dev, &info->fs);
         if (rc < 0) goto out;
     }
     if (t->nparts) {

@@ -161,7 +161,7 @@ static int vfs_mount_open_dev(const char *source, const char *part, const char *
                       &dev);
     if (rc < 0) return rc;
     if (part) {
-        rc = blk_part_open(dev, part, &view);
+        rc = blk_part_open(dev, part, vfs_probe, &view);
         blk_put(dev);
         if (rc < 0) return rc;
         dev = view;
@@ -176,7 +176,7 @@ static int vfs_mount_open_dev(const char *source, const char *part, const char *
     } else {
         struct uvfs_fsinfo fi;
         memset(&fi, 0, sizeof fi);
-        rc = blk_probe(dev, &fi);
+        rc = vfs_probe(dev, &fi);
         if (rc < 0) goto fail;
         if (!fi.type[0]) {
             struct blk_table *t = NULL;

@@ -176,6 +176,15 @@ struct vfs_fstype {
     const char *name;          /* "ext4" */
     const char *const *aliases; /* NULL-terminated, or NULL: {"ext2","ext3",NULL} */
     int needs_dev;             /* mount gets a block device */
+    /* Recognise this type on DEV (optional; NULL: never found by probing, as
+     * memfs and hostfs): 1 and FI filled (type: this type's name or an
+     * alias, version, label, uuid as `blkid -p` prints them) when DEV holds
+     * it, 0 when not. Read through blk_probe_read (blk.h), which keeps the
+     * first read error. Claim only what mount can mount: a type the probe
+     * names is "has a driver" in uvfs_image_info. */
+    int (*probe)(struct blk_dev *dev, struct uvfs_fsinfo *fi);
+    int probe_weak;            /* a boot-sector check (FAT): tried after every
+                                  probe of a magic number at a fixed offset */
     /* Mount: DEV is a reference the sb takes over on success (NULL when
      * !needs_dev); SOURCE the user's string (host directory for hostfs);
      * OPTS the options the core did not consume (driver-specific, may be ""),
@@ -202,11 +211,6 @@ void vfs_iget_failed(struct vfs_vnode *vn);
 void vfs_vnode_put(struct vfs_vnode *vn);
 /* Take another reference (sb->lock held). */
 void vfs_vnode_get(struct vfs_vnode *vn);
-
-/* The registered filesystem types (NULL-terminated), and lookup by name or
- * alias. */
-extern const struct vfs_fstype *const vfs_fstypes[];
-const struct vfs_fstype *vfs_fstype_find(const char *name);
 
 /* Map the type bits of a mode to a DT_* value. */
 unsigned char vfs_mode_to_dtype(uint32_t mode);

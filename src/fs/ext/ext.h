@@ -73,6 +73,9 @@ static inline struct ext_vnode *ext_vn(struct vfs_vnode *vn) { return (struct ex
 static inline ext2_ino_t ext_ino(struct vfs_vnode *vn) { return (ext2_ino_t)vn->ino; }
 
 extern const struct vfs_fstype ext_fstype;
+/* probe.c: the driver's probe (vfs_fstype.probe): 1 and FI filled for
+ * ext2/3/4, 0 otherwise. */
+int ext_probe(struct blk_dev *dev, struct uvfs_fsinfo *fi);
 extern const struct vfs_ops ext_ops;
 
 /* ---- io.c ---- */

@@ -551,5 +551,6 @@ const struct vfs_fstype ext_fstype = {
     .name = "ext4",
     .aliases = (const char *const[]){"ext2", "ext3", NULL},
     .needs_dev = 1,
+    .probe = ext_probe,
     .mount = ext_mount,
 };

@@ -138,6 +138,9 @@ static inline struct fat_inode *FAT_I(struct vfs_vnode *vn) { return (struct fat
 static inline int fat_is_dir(const struct fat_inode *fi) { return (fi->vn.mode & 0170000) == 0040000; }
 
 extern const struct vfs_fstype fat_fstype;
+/* probe.c: the driver's probe (vfs_fstype.probe): 1 and FI filled for
+ * FAT12/16/32, 0 otherwise. */
+int fat_probe(struct blk_dev *dev, struct uvfs_fsinfo *fi);
 extern const struct vfs_ops fat_ops;
 
 /* ---- super.c ---- */

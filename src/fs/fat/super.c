@@ -352,5 +352,7 @@ const struct vfs_fstype fat_fstype = {
     .name = "vfat",
     .aliases = (const char *const[]){"fat", "msdos", "fat12", "fat16", "fat32", NULL},
     .needs_dev = 1,
+    .probe = fat_probe,
+    .probe_weak = 1,
     .mount = fat_mount,
 };
