@@ -290,6 +290,30 @@ struct uvfs_imageinfo {
 UVFS_API int uvfs_image_info(const char *path, struct uvfs_imageinfo **out);
 UVFS_API void uvfs_imageinfo_free(struct uvfs_imageinfo *info);
 
+/* ---- making filesystems ---------------------------------------------------- */
+
+/* Make a new, empty filesystem of type FSTYPE on IMAGE: a host file or block
+ * device, or one partition of it as IMAGE@N / IMAGE@NAME (a number, a GPT
+ * partition name or a filesystem label; a file whose name contains '@' wins).
+ * SIZE: bytes the filesystem uses, 0 for the whole image or partition. A
+ * missing IMAGE is created (sparse) with SIZE bytes (SIZE 0: -ENOENT); a
+ * regular file shorter than SIZE is extended (not for IMAGE@PART).
+ * FSTYPE: "vfat" (also "fat", "msdos", "fat12", "fat16", "fat32"); a type
+ * uvfs knows but cannot make yet (ext4) is -ENOTSUP, an unknown one -ENODEV.
+ * OPTIONS: NULL or "" for the defaults, else comma-separated KEY=VALUE (a
+ * ',' or '\' inside a value is written "\," / "\\"). For FAT:
+ *   fat=12|16|32       the FAT type (default: FAT12 up to 16 MiB, FAT16 below
+ *                      512 MiB, FAT32 above)
+ *   label=LABEL        volume label, up to 11 characters
+ *   cluster_sectors=N  sectors per cluster, a power of 2 up to 128
+ *   sector_size=N      bytes per sector: 512, 1024, 2048 or 4096
+ *   volume_id=HEX      volume serial, up to 8 hex digits (default: from the time)
+ * An unknown key or a bad value is -EINVAL. Returns 0, or a negative error
+ * with a detail (uvfs_errdetail). The image is locked exclusively while it is
+ * written (-EBUSY when another process has it open through uvfs).
+ * Thread-safe (images are independent; do not format one twice at once). */
+UVFS_API int uvfs_mkfs(const char *image, const char *fstype, const char *options, uint64_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -192,6 +192,14 @@ struct vfs_fstype {
      * root is set. On failure the driver has put nothing: the core puts DEV. */
     int (*mount)(struct blk_dev *dev, const char *source, const char *opts, unsigned flags,
                  struct vfs_sb **out);
+    /* Make a new filesystem of this type on DEV (optional; NULL: uvfs cannot
+     * make this type), for uvfs_mkfs. OPTS: its options, driver-specific
+     * ("" for defaults); SIZE: bytes to use, 0 for all of DEV; PART_START:
+     * where DEV starts on its disk in bytes when it is a partition (boot
+     * sectors record it), else 0. The core has opened DEV read-write and
+     * exclusively. 0 or a negative error with a detail (-EINVAL for an
+     * unknown option or impossible parameters). */
+    int (*mkfs)(struct blk_dev *dev, const char *opts, uint64_t size, uint64_t part_start);
 };
 
 /* Initialise the core part of SB (the driver then sets root). */

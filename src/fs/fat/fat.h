@@ -316,5 +316,8 @@ struct fat_mkfs_opts {
 /* Format DEV with a FAT filesystem. 0 or a negative error with a detail
  * (-EINVAL for impossible parameters, e.g. a FAT32 too small). */
 int fat_mkfs(struct blk_dev *dev, const struct fat_mkfs_opts *opts);
+/* The driver's vfs_fstype.mkfs: parse OPTS (fat=, label=, cluster_sectors=,
+ * sector_size=, volume_id=; see uvfs_mkfs in uvfs.h) and run fat_mkfs. */
+int fat_mkfs_run(struct blk_dev *dev, const char *opts, uint64_t size, uint64_t part_start);
 
 #endif /* UVFS_FAT_H */

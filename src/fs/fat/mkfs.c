@@ -1,5 +1,6 @@
 /*
- * mkfs.c — the FAT formatter behind `uvfs mkfs fat`.
+ * mkfs.c — the FAT formatter behind uvfs_mkfs (and so `uvfs mkfs fat`), and
+ * the parser of its options (fat_mkfs_run, the driver's vfs_fstype.mkfs).
  *
  * Layout per fatgen103: boot sector with BPB; FAT32 adds FSInfo (sector 1)
  * and a backup boot sector (6) with its FSInfo copy (7); two FATs; the fixed
@@ -14,6 +15,7 @@
  * media 0xF0). The FAT size is the smallest that covers every cluster.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -317,4 +319,86 @@ out:
     free(sec);
     free(root);
     return rc;
+}
+
+/* Cut the next KEY=VALUE off the comma-separated list at *P into BUF (LEN
+ * bytes), undoing the escapes "\," and "\\". 1 with *KEY and *VAL (NULL
+ * without '=') pointing into BUF; 0 at the end of the list; -EINVAL for an
+ * item longer than BUF. */
+static int fat_mkfs_next_opt(const char **p, char *buf, size_t len, char **key, char **val)
+{
+    const char *s = *p;
+    while (*s == ',') s++;
+    if (!*s) return 0;
+    size_t n = 0;
+    *val = NULL;
+    for (; *s && *s != ','; s++) {
+        if (*s == '\\' && (s[1] == ',' || s[1] == '\\')) s++;
+        if (n + 1 >= len) return vfs_detail(-EINVAL, "mkfs.fat: option too long");
+        if (*s == '=' && !*val) {
+            buf[n++] = 0;
+            *val = buf + n;
+            continue;
+        }
+        buf[n++] = *s;
+    }
+    buf[n] = 0;
+    *key = buf;
+    *p = s;
+    return 1;
+}
+
+/* A decimal (BASE 10) or hexadecimal (16) number of at most MAX: 0 or -EINVAL. */
+static int fat_mkfs_num(const char *key, const char *val, int base, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = val && *val && *val != '-' ? strtoull(val, &end, base) : 0;
+    if (!val || !*val || *val == '-' || *end || errno || v > max)
+        return vfs_detail(-EINVAL, "mkfs.fat: invalid value for %s: '%s'", key, val ? val : "");
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int fat_mkfs_run(struct blk_dev *dev, const char *opts, uint64_t size, uint64_t part_start)
+{
+    struct fat_mkfs_opts o;
+    char label[64], item[256], *key, *val;
+    uint32_t v;
+    int rc;
+    memset(&o, 0, sizeof o);
+    const char *p = opts ? opts : "";
+    while ((rc = fat_mkfs_next_opt(&p, item, sizeof item, &key, &val)) > 0) {
+        if (!strcmp(key, "fat")) {
+            if ((rc = fat_mkfs_num(key, val, 10, 32, &v)) < 0) return rc;
+            if (v != 12 && v != 16 && v != 32)
+                return vfs_detail(-EINVAL, "mkfs.fat: fat takes 12, 16 or 32, not %s", val);
+            o.fat_type = (int)v;
+        } else if (!strcmp(key, "label")) {
+            if (!val || strlen(val) >= sizeof label)
+                return vfs_detail(-EINVAL, "mkfs.fat: label needs a value of up to 11 characters");
+            snprintf(label, sizeof label, "%s", val);
+            o.label = label;
+        } else if (!strcmp(key, "cluster_sectors")) {
+            if ((rc = fat_mkfs_num(key, val, 10, 128, &o.spc)) < 0) return rc;
+            if (!o.spc) return vfs_detail(-EINVAL, "mkfs.fat: cluster_sectors must not be 0");
+        } else if (!strcmp(key, "sector_size")) {
+            if ((rc = fat_mkfs_num(key, val, 10, 4096, &o.sector_size)) < 0) return rc;
+            if (!o.sector_size) return vfs_detail(-EINVAL, "mkfs.fat: sector_size must not be 0");
+        } else if (!strcmp(key, "volume_id")) {
+            if ((rc = fat_mkfs_num(key, val, 16, 0xffffffffu, &o.volume_id)) < 0) return rc;
+            o.have_volume_id = 1;
+        } else {
+            return vfs_detail(-EINVAL,
+                              "mkfs.fat: unknown option '%s' (fat, label, cluster_sectors, "
+                              "sector_size, volume_id)",
+                              key);
+        }
+    }
+    if (rc < 0) return rc;
+    o.size = size;
+    /* BPB_HiddSec: the partition's start in sectors (0 if it does not fit) */
+    uint64_t hidden = part_start / (o.sector_size ? o.sector_size : 512);
+    o.hidden_sectors = hidden > 0xffffffffu ? 0 : (uint32_t)hidden;
+    return fat_mkfs(dev, &o);
 }

@@ -355,4 +355,5 @@ const struct vfs_fstype fat_fstype = {
     .probe = fat_probe,
     .probe_weak = 1,
     .mount = fat_mount,
+    .mkfs = fat_mkfs_run,
 };
