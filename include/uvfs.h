@@ -290,6 +290,21 @@ struct uvfs_imageinfo {
 UVFS_API int uvfs_image_info(const char *path, struct uvfs_imageinfo **out);
 UVFS_API void uvfs_imageinfo_free(struct uvfs_imageinfo *info);
 
+/* ---- host files -------------------------------------------------------------- */
+
+/* Describe the host file PATH (relative to the directory descriptor DIRFD, or
+ * AT_FDCWD; with AT_EMPTY_PATH and PATH "", the file open as DIRFD) as uvfs
+ * describes files: the attributes hostfs reports for it, btime included when
+ * the host filesystem keeps one. FLAGS: 0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH.
+ * st->dev is the host's device number. For programs that handle host paths
+ * beside paths in images (the uvfs CLI does). 0 or a negative errno.
+ * Thread-safe. */
+UVFS_API int uvfs_host_stat(int dirfd, const char *path, int flags, struct uvfs_stat *st);
+/* The host filesystem holding PATH (as above; PATH "": the one holding DIRFD),
+ * as uvfs_statvfs describes filesystems; flags are the host's ST_* flags.
+ * 0 or a negative errno. Thread-safe. */
+UVFS_API int uvfs_host_statvfs(int dirfd, const char *path, struct uvfs_statvfs *st);
+
 /* ---- making filesystems ---------------------------------------------------- */
 
 /* Make a new, empty filesystem of type FSTYPE on IMAGE: a host file or block

@@ -732,6 +732,14 @@ t_json() {
     if python3 "$HERE/cli-json.py" valid <out; then ok; else bad "stat --json weird invalid"; fi
     expect 0 "cp -r weird out" "$UVFS" cp -r j.img:/ jout
     cmptree "weird names" weird jout --ignore lost+found
+    # a host file is described by uvfs_host_stat, the code hostfs uses: the
+    # same fields as stat(1), birth time included (the host half of the CLI
+    # once reported 0 there)
+    expect 0 "stat --json host file" "$UVFS" stat --json weird/plain
+    local want got
+    want=$(stat -c '%i %s %h %.9Y %W' weird/plain)
+    got=$(python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["ino"], s["size"], s["nlink"], "%d.%09d" % (s["mtime_sec"], s["mtime_nsec"]), s["btime_sec"])' <out)
+    same "host stat like stat(1)" "$got" "$want"
 }
 
 t_tar() {

@@ -690,3 +690,87 @@ T_TEST(readdir_cookies_fit_front_ends)
     free(host);
     T_NO_LEAKS();
 }
+
+/* ---- uvfs_host_stat / uvfs_host_statvfs: the one description of host files
+ * that hostfs reports and the CLI's host half uses. Checked against GNU
+ * stat(1), and the same file through a hostfs mount must look identical. */
+
+/* `stat -c` of PATH (no dereference) in the order compared below. */
+static void host_stat_compare(struct uvfs *ctx, const char *dir, const char *name)
+{
+    char *path = t_fmt("%s/%s", dir, name);
+    struct uvfs_stat a, b;
+    T_OK(uvfs_host_stat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &a));
+    char *want = t_sh_out("stat -c '%%i %%f %%h %%u %%g %%s %%b %%.9X %%.9Y %%.9Z %%W' '%s'", path);
+    char *got = t_fmt("%llu %x %u %u %u %llu %llu %lld.%09ld %lld.%09ld %lld.%09ld %lld\n",
+                      (unsigned long long)a.ino, a.mode, a.nlink, a.uid, a.gid,
+                      (unsigned long long)a.size, (unsigned long long)a.blocks,
+                      (long long)a.atime.tv_sec, a.atime.tv_nsec, (long long)a.mtime.tv_sec,
+                      a.mtime.tv_nsec, (long long)a.ctime.tv_sec, a.ctime.tv_nsec,
+                      (long long)a.btime.tv_sec);
+    printf("  %s: stat(1) %s  uvfs     %s", name, want, got);
+    T_STREQ(got, want);
+    /* the same through the hostfs mount: equal but for st_dev */
+    char *npath = t_fmt("/h/%s", name);
+    T_OK(uvfs_lstat(ctx, npath, &b));
+    b.dev = a.dev;
+    T_ASSERT(memcmp(&a, &b, sizeof a) == 0);
+    /* and through a descriptor (AT_EMPTY_PATH), following nothing */
+    int fd = open(path, O_PATH | O_NOFOLLOW);
+    T_ASSERT(fd >= 0);
+    T_OK(uvfs_host_stat(fd, "", AT_EMPTY_PATH, &b));
+    close(fd);
+    T_ASSERT(memcmp(&a, &b, sizeof a) == 0);
+    free(npath);
+    free(got);
+    free(want);
+    free(path);
+}
+
+T_TEST(host_stat_shared_with_hostfs)
+{
+    t_need("stat");
+    char *dir = t_fmt("%s/hs", t_tmpdir());
+    T_EQ(t_sh("mkdir -p %s/sub && printf 'twelve bytes' > %s/file && ln -s file %s/link && "
+              "mkfifo %s/fifo && ln %s/file %s/hard",
+              dir, dir, dir, dir, dir, dir),
+         0);
+    struct uvfs *ctx;
+    T_OK(uvfs_new(&ctx));
+    T_OK(uvfs_mkdir(ctx, "/h", 0755));
+    T_OK(uvfs_mount(ctx, dir, "/h", "hostfs", 0, NULL));
+    static const char *names[] = {"file", "sub", "link", "fifo", "hard"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        host_stat_compare(ctx, dir, names[i]);
+    /* uvfs_host_stat follows symlinks unless told not to */
+    struct uvfs_stat a, b;
+    char *link = t_fmt("%s/link", dir), *file = t_fmt("%s/file", dir);
+    T_OK(uvfs_host_stat(AT_FDCWD, link, 0, &a));
+    T_OK(uvfs_host_stat(AT_FDCWD, file, AT_SYMLINK_NOFOLLOW, &b));
+    T_EQ(a.ino, b.ino);
+    T_ERR(uvfs_host_stat(AT_FDCWD, "/nonexistent/x", 0, &a), -ENOENT);
+    T_ERR(uvfs_host_stat(AT_FDCWD, file, 0x12345, &a), -EINVAL);
+
+    /* statvfs: against stat -f (the fields that do not move) and hostfs */
+    struct uvfs_statvfs sv, hv;
+    T_OK(uvfs_host_statvfs(AT_FDCWD, dir, &sv));
+    char *want = t_sh_out("stat -f -c '%%S %%b %%c %%l' '%s'", dir);
+    char *got = t_fmt("%llu %llu %llu %llu\n", (unsigned long long)sv.frsize,
+                      (unsigned long long)sv.blocks, (unsigned long long)sv.files,
+                      (unsigned long long)sv.namemax);
+    T_STREQ(got, want);
+    T_OK(uvfs_statvfs(ctx, "/h", &hv));
+    T_EQ(hv.bsize, sv.bsize);
+    T_EQ(hv.frsize, sv.frsize);
+    T_EQ(hv.blocks, sv.blocks);
+    T_EQ(hv.files, sv.files);
+    T_EQ(hv.fsid, sv.fsid);
+    T_EQ(hv.namemax, sv.namemax);
+    T_ERR(uvfs_host_statvfs(AT_FDCWD, "/nonexistent/x", &sv), -ENOENT);
+    T_OK(uvfs_free(ctx));
+    free(got);
+    free(want);
+    free(link);
+    free(file);
+    free(dir);
+}

@@ -3,7 +3,9 @@
  * paths go to plain host syscalls, image paths to the uvfs API on the
  * session's context. Every function returns >= 0 or a negative error; a
  * failing uvfs call saves its uvfs_errdetail() (cli_detail_save) and a
- * failing host call clears it, so cli_err() prints the right detail.
+ * failing host call clears it, so cli_err() prints the right detail. Host
+ * files' attributes come from uvfs_host_stat / uvfs_host_statvfs, the code
+ * the hostfs driver reports them with.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -40,55 +41,33 @@ static long long cli_h(long long r)
     return r;
 }
 
-static void cli_stat_from_host(const struct stat *s, struct uvfs_stat *st)
+/* Result of a uvfs_host_* call (a negative errno, no detail). */
+static int cli_hu(int r)
 {
-    memset(st, 0, sizeof *st);
-    st->dev = s->st_dev;
-    st->ino = s->st_ino;
-    st->mode = s->st_mode;
-    st->nlink = (uint32_t)s->st_nlink;
-    st->uid = s->st_uid;
-    st->gid = s->st_gid;
-    st->rdev = s->st_rdev;
-    st->size = (uint64_t)s->st_size;
-    st->blocks = (uint64_t)s->st_blocks;
-    st->blksize = (uint32_t)s->st_blksize;
-    st->atime = s->st_atim;
-    st->mtime = s->st_mtim;
-    st->ctime = s->st_ctim;
+    if (r < 0) cli_detail_clear();
+    return r;
 }
 
+/* Host files are described by uvfs_host_stat, the code hostfs uses too. */
 int cli_stat(const struct cli_loc *l, struct uvfs_stat *st)
 {
-    struct stat s;
     if (IMG(l))
         return (int)cli_u(uvfs_stat(CTX(l), l->path, st));
-    if (cli_h(stat(l->path, &s)) < 0)
-        return -errno;
-    cli_stat_from_host(&s, st);
-    return 0;
+    return cli_hu(uvfs_host_stat(AT_FDCWD, l->path, 0, st));
 }
 
 int cli_lstat(const struct cli_loc *l, struct uvfs_stat *st)
 {
-    struct stat s;
     if (IMG(l))
         return (int)cli_u(uvfs_lstat(CTX(l), l->path, st));
-    if (cli_h(lstat(l->path, &s)) < 0)
-        return -errno;
-    cli_stat_from_host(&s, st);
-    return 0;
+    return cli_hu(uvfs_host_stat(AT_FDCWD, l->path, AT_SYMLINK_NOFOLLOW, st));
 }
 
 int cli_fstat(const struct cli_loc *l, int fd, struct uvfs_stat *st)
 {
-    struct stat s;
     if (IMG(l))
         return (int)cli_u(uvfs_fstat(CTX(l), fd, st));
-    if (cli_h(fstat(fd, &s)) < 0)
-        return -errno;
-    cli_stat_from_host(&s, st);
-    return 0;
+    return cli_hu(uvfs_host_stat(fd, "", AT_EMPTY_PATH, st));
 }
 
 int cli_open(const struct cli_loc *l, int flags, unsigned mode)
@@ -278,24 +257,9 @@ int cli_truncate(const struct cli_loc *l, int64_t size)
 
 int cli_statvfs(const struct cli_loc *l, struct uvfs_statvfs *st)
 {
-    struct statvfs s;
     if (IMG(l))
         return (int)cli_u(uvfs_statvfs(CTX(l), l->path, st));
-    if (cli_h(statvfs(l->path, &s)) < 0)
-        return -errno;
-    memset(st, 0, sizeof *st);
-    st->bsize = s.f_bsize;
-    st->frsize = s.f_frsize;
-    st->blocks = s.f_blocks;
-    st->bfree = s.f_bfree;
-    st->bavail = s.f_bavail;
-    st->files = s.f_files;
-    st->ffree = s.f_ffree;
-    st->favail = s.f_favail;
-    st->fsid = s.f_fsid;
-    st->namemax = s.f_namemax;
-    st->flags = s.f_flag;
-    return 0;
+    return cli_hu(uvfs_host_statvfs(AT_FDCWD, l->path, st));
 }
 
 ssize_t cli_getxattr(const struct cli_loc *l, const char *name, void *buf, size_t size,

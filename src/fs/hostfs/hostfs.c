@@ -383,20 +383,9 @@ static int hostfs_put_super(struct vfs_sb *sb)
 static int hostfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
 {
     struct hostfs_sb *hs = HOSTFS_SB(sb);
-    struct statvfs sv;
-    if (fstatvfs(hs->rootfd, &sv) < 0) return -errno;
-    memset(st, 0, sizeof *st);
-    st->bsize = sv.f_bsize;
-    st->frsize = sv.f_frsize;
-    st->blocks = sv.f_blocks;
-    st->bfree = sv.f_bfree;
-    st->bavail = sv.f_bavail;
-    st->files = sv.f_files;
-    st->ffree = sv.f_ffree;
-    st->favail = sv.f_favail;
-    st->fsid = sv.f_fsid;
-    st->namemax = sv.f_namemax;
-    st->flags = ((sb->flags & VFS_SB_RDONLY) || (sv.f_flag & ST_RDONLY)) ? ST_RDONLY : 0;
+    int rc = uvfs_host_statvfs(hs->rootfd, "", st);
+    if (rc < 0) return rc;
+    st->flags = ((sb->flags & VFS_SB_RDONLY) || (st->flags & ST_RDONLY)) ? ST_RDONLY : 0;
     return 0;
 }
 
@@ -456,33 +445,14 @@ static int hostfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st)
         fd = hostfs_open_beneath(hs, rel, O_PATH);
         if (fd < 0) return vfs_detail(fd, "hostfs: \"%s\": %s", rel, strerror(-fd));
     }
-    struct statx sx;
-    int r = 0;
-    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) <
-        0) {
-        r = -errno;
-        goto out;
-    }
-    if (sx.stx_ino != vn->ino || makedev(sx.stx_dev_major, sx.stx_dev_minor) != hs->dev) {
+    int r = uvfs_host_stat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
+    if (r < 0) goto out;
+    if (st->ino != vn->ino || st->dev != hs->dev) {
         r = vfs_detail(-ESTALE, "hostfs: \"%s\" was replaced on the host", rel);
         goto out;
     }
-    memset(st, 0, sizeof *st);
-    st->ino = sx.stx_ino;
-    st->mode = sx.stx_mode;
-    st->nlink = sx.stx_nlink;
-    st->uid = sx.stx_uid;
-    st->gid = sx.stx_gid;
-    st->rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
-    st->size = sx.stx_size;
-    st->blocks = sx.stx_blocks;
-    st->blksize = sx.stx_blksize;
-    st->atime = (struct timespec){sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec};
-    st->mtime = (struct timespec){sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
-    st->ctime = (struct timespec){sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec};
-    if (sx.stx_mask & STATX_BTIME)
-        st->btime = (struct timespec){sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec};
-    vn->mode = sx.stx_mode;
+    st->dev = 0; /* the core sets the mount's */
+    vn->mode = st->mode;
 out:
     hostfs_put_fd(fd, owned);
     return r;
