@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "fuse/fz.h"
+#include "fz.h"
 
 struct mount_spec {
     char *source; /* "disk.img", "disk.img@2", or "memfs" */

@@ -6,7 +6,7 @@
  * (opendir, readdir, readdirplus, releasedir), statfs and xattrs.
  *
  * Every operation runs under the namespace read lock and calls the core's
- * vnode-level functions (core.h), so the core's checks and caches apply
+ * vnode-level functions (core/ll.h), so the core's checks and caches apply
  * exactly as for the path calls. Errors are translated once, in
  * fz_reply_err(). Convention inside an op: rc < 0 means "not replied yet,
  * reply this error"; rc >= 0 means the reply has been sent.

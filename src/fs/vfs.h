@@ -1,5 +1,8 @@
 /*
- * vfs.h — the driver interface of the uvfs core.
+ * vfs.h — the driver interface of the uvfs core: the contract between the
+ * drivers (src/fs/<driver>, which implement it) and the core (which calls
+ * them). It lives with the drivers, below the core: a driver sees this, the
+ * block layer and the base layer, never core.h.
  *
  * A driver registers a struct vfs_fstype. Its mount() builds a superblock
  * (struct vfs_sb, embedded first in the driver's own struct) whose ops table
