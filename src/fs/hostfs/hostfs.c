@@ -400,10 +400,11 @@ static int hostfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     return 0;
 }
 
-static void hostfs_evict(struct vfs_vnode *vn)
+static int hostfs_evict(struct vfs_vnode *vn)
 {
     free(HOSTFS_V(vn)->rel);
     HOSTFS_V(vn)->rel = NULL;
+    return 0;
 }
 
 /* ---- lookup and attributes ------------------------------------------------------ */

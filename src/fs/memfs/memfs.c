@@ -114,10 +114,11 @@ static int memfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     return 0;
 }
 
-static void memfs_evict(struct vfs_vnode *vn)
+static int memfs_evict(struct vfs_vnode *vn)
 {
     struct memfs_inode *ip = MEMFS_I(vn);
     if (ip && ip->nlink == 0) memfs_inode_free(MEMFS_SB(vn->sb), ip);
+    return 0;
 }
 
 /* ---- vnode ops ------------------------------------------------------------- */
