@@ -114,11 +114,16 @@ static int memfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     return 0;
 }
 
+/* Tests set this to an errno: evicting an unlinked inode then frees it and
+ * reports that error (how the core passes evict errors on is tested so). */
+int memfs_test_evict_err;
+
 static int memfs_evict(struct vfs_vnode *vn)
 {
     struct memfs_inode *ip = MEMFS_I(vn);
-    if (ip && ip->nlink == 0) memfs_inode_free(MEMFS_SB(vn->sb), ip);
-    return 0;
+    if (!ip || ip->nlink != 0) return 0;
+    memfs_inode_free(MEMFS_SB(vn->sb), ip);
+    return memfs_test_evict_err ? vfs_detail(-memfs_test_evict_err, "memfs: test evict error") : 0;
 }
 
 /* ---- vnode ops ------------------------------------------------------------- */
