@@ -41,7 +41,8 @@
  * refreshes the vnode's path, and an operation that finds another inode under
  * the vnode's path returns -ESTALE.
  *
- * Locking: none of its own; the core serialises every op on a superblock.
+ * Locking: none of its own; the core serialises every op on a superblock
+ * (not VFS_SB_THREADSAFE).
  */
 #include <dirent.h>
 #include <errno.h>

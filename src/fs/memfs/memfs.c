@@ -13,7 +13,8 @@
  * plus an array of entries in creation order; readdir cookies are creation
  * sequence numbers, so they stay valid while entries come and go.
  *
- * Locking: none of its own; the core serialises every op on a superblock.
+ * Locking: none of its own; the core serialises every op on a superblock
+ * (not VFS_SB_THREADSAFE).
  */
 #include <errno.h>
 #include <inttypes.h>
