@@ -120,8 +120,9 @@ UVFS_API int uvfs_mount(struct uvfs *ctx, const char *source, const char *target
  * unmount does not wait for calls in progress on the filesystem (a slow or
  * hung image, server or fault): it aborts them -- they, and calls waiting for
  * them, return -EIO, and nothing more is written; the filesystem is freed when
- * the last of them has returned. Without calls in progress it flushes as a
- * normal unmount. Returns 0, a flush error, or the first error closing a
+ * the last of them has returned (open directory handles then do not keep it
+ * busy: they give -EIO until closed). Without calls in progress it flushes as
+ * a normal unmount. Returns 0, a flush error, or the first error closing a
  * descriptor. */
 UVFS_API int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags);
 

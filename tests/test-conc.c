@@ -67,6 +67,7 @@ struct caller {
     struct uvfs *x;
     const char *path;
     int fd;
+    struct uvfs_dir *dir;
     long rc;
     char buf[64];
 };
@@ -154,6 +155,40 @@ T_TEST(hang_ends_reads_on_descriptors)
     pthread_join(tr, NULL);
     T_EQ(r.rc, -EIO);
     T_ERR(uvfs_close(x, fd), -EBADF); /* closed by the forced unmount */
+    T_OK(uvfs_free(x));
+}
+
+static void *readdir_thread(void *arg)
+{
+    struct caller *c = arg;
+    struct uvfs_dirent e;
+    while ((c->rc = uvfs_readdir(c->dir, &e)) == 1) {}
+    return NULL;
+}
+
+/* A directory handle keeps a mount busy even for a forced unmount -- unless
+ * a call on it hangs: then the unmount aborts it and the handle gives EIO. */
+T_TEST(hang_in_readdir_forced_despite_handle)
+{
+    struct uvfs *x;
+    T_OK(uvfs_new(&x));
+    T_OK(uvfs_mkdir(x, "/a", 0755));
+    T_OK(uvfs_mount(x, NULL, "/a", "memfs", 0, NULL));
+    put_file(x, "/a/f", "x");
+    struct uvfs_dir *d;
+    T_OK(uvfs_opendir(x, "/a", &d));
+    T_ERR(uvfs_umount(x, "/a", UVFS_UMOUNT_FORCE), -EBUSY); /* idle: the handle counts */
+    set_fault(x, "/a", UVFS_OP_READDIR, UVFS_FAULT_HANG, 0);
+    struct caller r = {.x = x, .dir = d};
+    pthread_t tr;
+    T_EQ(pthread_create(&tr, NULL, readdir_thread, &r), 0);
+    wait_inflight(x, "/a", 1);
+    T_OK(uvfs_umount(x, "/a", UVFS_UMOUNT_FORCE));
+    pthread_join(tr, NULL);
+    T_EQ(r.rc, -EIO);
+    struct uvfs_dirent e;
+    T_ERR(uvfs_readdir(d, &e), -EIO); /* the aborted mount stays aborted */
+    T_OK(uvfs_closedir(d));
     T_OK(uvfs_free(x));
 }
 

@@ -500,8 +500,12 @@ static int vfs_umount(struct uvfs *ctx, struct vfs_mount *m, enum vfs_umount_mod
      * refused unmount changes nothing. */
     int nfiles = mode == VFS_UMOUNT_NORMAL ? 0 : vfs_files_count_sb(ctx, sb);
     vfs_cache_lock(sb);
-    int busy = sb->active - nfiles, refs = sb->refs;
+    int busy = sb->active - nfiles, refs = sb->refs, calls = sb->calls;
     vfs_cache_unlock(sb);
+    /* ... except when a forced unmount will abort calls in progress (a hung
+     * readdir has a handle): the handles then pin the aborted sb, and give
+     * -EIO until they are closed. */
+    if (busy > 0 && mode == VFS_UMOUNT_FORCE && calls > 0) busy = 0;
     if (busy > 0 && mode != VFS_UMOUNT_TEARDOWN) {
         rc = vfs_detail(-EBUSY, "%s has open %s", m->target,
                         mode == VFS_UMOUNT_FORCE ? "directory handles" : "files or directories");
