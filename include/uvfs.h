@@ -16,7 +16,10 @@
  *
  * Threading: a context may be used from many threads at once. Work on one
  * mounted filesystem is serialised when its driver is not thread-safe; two
- * mounted filesystems never wait for each other.
+ * mounted filesystems never wait for each other, and no mount or unmount waits
+ * for work on another filesystem -- a slow or hung filesystem blocks only the
+ * calls made on it, and a forced unmount (UVFS_UMOUNT_FORCE) ends those with
+ * -EIO.
  *
  * Flags and constants are Linux's: O_* for open, AT_SYMLINK_NOFOLLOW,
  * UTIME_NOW / UTIME_OMIT, XATTR_CREATE / XATTR_REPLACE, RENAME_NOREPLACE.
@@ -99,7 +102,9 @@ UVFS_API void uvfs_set_logger(uvfs_log_fn fn, void *arg);
  *           ignored for "memfs".
  *   fstype  "ext2", "ext3", "ext4", "vfat", "memfs", "hostfs", or NULL to probe.
  *   options comma-separated, may be NULL: "part=N|NAME" (same as the suffix),
- *           "trace" or "trace=FILE", "ro", "fault=OPS:NTH:ERRNO[:persist]",
+ *           "trace" or "trace=FILE", "ro", "fault=OPS:NTH:WHAT[:persist]"
+ *           (WHAT: an errno as "EIO" or 5, "hang" or "delay=MS"; see
+ *           uvfs_fault2),
  *           "nocache"; and the driver's own: ext takes "blockcache=SIZE"
  *           (its write-back block cache, default 32M; 0 = write through).
  *           Unknown options are an error (-EINVAL).
@@ -107,10 +112,18 @@ UVFS_API void uvfs_set_logger(uvfs_log_fn fn, void *arg);
  */
 UVFS_API int uvfs_mount(struct uvfs *ctx, const char *source, const char *target,
                         const char *fstype, unsigned flags, const char *options);
-#define UVFS_UMOUNT_FORCE 0x1u /* close descriptors open on it first (they become -EBADF) */
+#define UVFS_UMOUNT_FORCE 0x1u /* close descriptors open on it first (they become
+                                  -EBADF); abort calls in progress on it */
 /* Flush and detach the filesystem mounted at TARGET. -EBUSY while it has open
- * files (unless UVFS_UMOUNT_FORCE), open directory handles, or mounts below
- * it; -EINVAL if TARGET is no mount point. */
+ * files or calls in progress (unless UVFS_UMOUNT_FORCE), open directory
+ * handles, or mounts below it; -EINVAL if TARGET is no mount point. A forced
+ * unmount does not wait for calls in progress on the filesystem (a slow or
+ * hung image, server or fault): it aborts them -- they, and calls waiting for
+ * them, return -EIO, and nothing more is written; the filesystem is freed when
+ * the last of them has returned (open directory handles then do not keep it
+ * busy: they give -EIO until closed). Without calls in progress it flushes as
+ * a normal unmount. Returns 0, a flush error, or the first error closing a
+ * descriptor. */
 UVFS_API int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags);
 
 struct uvfs_mountinfo {
@@ -150,6 +163,8 @@ struct uvfs_counters {
     uint64_t errors[UVFS_OP_COUNT]; /* of which failed */
     uint64_t nsec[UVFS_OP_COUNT];   /* total time in the driver */
     uint64_t bytes_read, bytes_written;
+    uint64_t inflight; /* operations in progress now (in the driver, held by a
+                          delay or hang fault, or waiting for their turn) */
 };
 /* Counters of the filesystem mounted at TARGET. */
 UVFS_API int uvfs_counters(struct uvfs *ctx, const char *target, struct uvfs_counters *out);
@@ -161,6 +176,27 @@ UVFS_API int uvfs_trace(struct uvfs *ctx, const char *target, const char *file);
  * (bit 1<<UVFS_OP_x) with -ERR; if PERSIST, every later call too. NTH 0 clears. */
 UVFS_API int uvfs_fault(struct uvfs *ctx, const char *target, uint64_t opmask,
                         uint64_t nth, int err, int persist);
+/* What a fault does to the call it hits. */
+enum uvfs_fault_kind {
+    UVFS_FAULT_FAIL,  /* fail it with -err */
+    UVFS_FAULT_DELAY, /* hold it delay_ms milliseconds, then let it through */
+    UVFS_FAULT_HANG,  /* hold it until a forced unmount aborts the mount */
+};
+struct uvfs_fault_spec {
+    uint64_t opmask;   /* operations counted: bit 1<<UVFS_OP_x */
+    uint64_t nth;      /* 1-based, counted from now; 0 clears the fault */
+    int kind;          /* enum uvfs_fault_kind */
+    int err;           /* UVFS_FAULT_FAIL: errno (positive or negative) */
+    unsigned delay_ms; /* UVFS_FAULT_DELAY */
+    int persist;       /* every later matching call too */
+};
+/* Set (or clear) the fault of the filesystem mounted at TARGET. A held call
+ * (delay, hang) keeps its place in the mount -- on a driver that is not
+ * thread-safe, later calls on that mount wait behind it, as behind a slow
+ * disk or server --; a forced unmount ends the hold with -EIO. Calls on other
+ * mounts do not wait. Returns 0, -EINVAL for a bad SPEC or a TARGET that is
+ * no mount point. */
+UVFS_API int uvfs_fault2(struct uvfs *ctx, const char *target, const struct uvfs_fault_spec *spec);
 /* Make a mounted filesystem read-only (irreversible for this mount). */
 UVFS_API int uvfs_set_readonly(struct uvfs *ctx, const char *target);
 
@@ -191,6 +227,8 @@ struct uvfs_statvfs {
 /* Open PATH; FLAGS are O_RDONLY/O_WRONLY/O_RDWR | O_CREAT, O_EXCL, O_TRUNC,
  * O_APPEND, O_DIRECTORY, O_NOFOLLOW. Returns a descriptor >= 0. */
 UVFS_API int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode);
+/* Close FD. Returns the filesystem's error releasing the file (e.g. writing
+ * it back), if this was the last use of the open file, else 0. */
 UVFS_API int uvfs_close(struct uvfs *ctx, int fd);
 UVFS_API ssize_t uvfs_read(struct uvfs *ctx, int fd, void *buf, size_t n);
 UVFS_API ssize_t uvfs_write(struct uvfs *ctx, int fd, const void *buf, size_t n);
@@ -225,7 +263,10 @@ UVFS_API int uvfs_chown(struct uvfs *ctx, const char *path, uint32_t uid, uint32
  * sets both to now. flags: 0 or AT_SYMLINK_NOFOLLOW. */
 UVFS_API int uvfs_utimens(struct uvfs *ctx, const char *path, const struct timespec ts[2], int flags);
 UVFS_API int uvfs_statvfs(struct uvfs *ctx, const char *path, struct uvfs_statvfs *st);
-/* Flush every mounted filesystem to its image. */
+/* Flush every mounted filesystem to its image (waiting for the calls in
+ * progress on each, as those on a hung one). Returns the first error; that
+ * includes an error a filesystem met earlier freeing an inode (an unlinked
+ * file's last close), which is logged when it happens and reported once. */
 UVFS_API int uvfs_sync(struct uvfs *ctx);
 
 /* Extended attributes (path-based, following symlinks unless flags has

@@ -64,7 +64,6 @@ int ext_direct_umount(struct vfs_sb *sb, struct blk_dev *dev)
 {
     vfs_vnode_put(sb->root);
     sb->root = NULL;
-    pthread_mutex_unlock(&sb->lock);
     vfs_sb_destroy(sb);
     int rc = sb->ops->put_super(sb);
     blk_put(dev);

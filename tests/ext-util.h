@@ -28,8 +28,9 @@ void ext_need_tools(void);
  * (BLK_FAULT_*) fails with EIO, and with PERSIST every later one too; NULL
  * when the image cannot be opened. Mount with ext_fstype.mount(dev, ...). */
 struct blk_dev *ext_fault_dev(const char *img, int rw, unsigned mask, uint64_t nth, int persist);
-/* Undo such a mount, called with sb->lock held: drop the root, unlock,
- * destroy the superblock, put_super (whose result is returned), drop DEV. */
+/* Undo such a mount: drop the root, destroy the superblock, put_super (whose
+ * result is returned), drop DEV. (Driving a driver directly, a test takes no
+ * core lock: vfs_iget and vfs_vnode_put take the sb's cache lock themselves.) */
 int ext_direct_umount(struct vfs_sb *sb, struct blk_dev *dev);
 
 #endif

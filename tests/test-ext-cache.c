@@ -201,7 +201,6 @@ static int fault_child(const char *img, uint64_t nth, int pipefd)
     struct vfs_sb *sb;
     if (!f) return 3;
     if (ext_fstype.mount(f, img, "blockcache=1M", 0, &sb) < 0) return 4;
-    pthread_mutex_lock(&sb->lock);
     const struct vfs_ops *o = sb->ops;
     static unsigned char buf[20000];
     for (int i = 0; i < 60; i++) {

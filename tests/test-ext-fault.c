@@ -107,7 +107,6 @@ static int ext_f_case(const char *img, unsigned mask, uint64_t nth, int rw)
             blk_put(f);
             _exit(0);
         }
-        pthread_mutex_lock(&sb->lock);
         if (rw) ext_f_changes(sb);
         ext_f_walk(sb, sb->root, 0);
         ext_direct_umount(sb, f);

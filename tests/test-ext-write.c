@@ -364,7 +364,6 @@ static void ext_w_fault_run(const char *img, uint64_t nth, struct ext_w_run *run
     T_ASSERT(f);
     T_OK(ext_fstype.mount(f, img, "", 0, &sb));
     const struct vfs_ops *o = sb->ops;
-    pthread_mutex_lock(&sb->lock);
     run->pre = blk_fault_calls(f);
     T_OK(o->lookup(sb->root, "p", &vp));
     T_OK(o->lookup(sb->root, "q", &vq));

@@ -1,8 +1,9 @@
 /*
  * api.c — the path-based POSIX-shaped calls of uvfs.h. Each resolves its paths
- * with vfs_walk under the namespace read lock, makes the POSIX checks the
- * drivers rely on (see vfs.h), calls the driver through the shims with the
- * superblock locked, and keeps the dentry cache true.
+ * with vfs_walk (no lock held: the references it returns pin their mounts),
+ * makes the POSIX checks the drivers rely on (see vfs.h), calls the driver
+ * through the shims with the superblock entered (vfs_sb_enter), and keeps the
+ * dentry cache true.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +20,10 @@
 #define VFS_XATTR_NAME_MAX 255
 #define VFS_XATTR_SIZE_MAX 65536
 
-#define API_BEGIN(ctx)          \
-    vfs_detail_clear();         \
-    if (!(ctx)) return -EINVAL; \
-    pthread_rwlock_rdlock(&(ctx)->ns_lock)
-#define API_END(ctx) pthread_rwlock_unlock(&(ctx)->ns_lock)
+#define API_BEGIN(ctx)  \
+    vfs_detail_clear(); \
+    if (!(ctx)) return -EINVAL
+#define API_END(ctx) ((void)(ctx))
 
 static int vfs_is_dir(const struct vfs_vnode *vn) { return (vn->mode & S_IFMT) == S_IFDIR; }
 
@@ -67,9 +67,10 @@ int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa)
         if (vfs_is_dir(vn)) return -EISDIR;
         if ((vn->mode & S_IFMT) != S_IFREG) return -EINVAL;
     }
-    vfs_sb_lock(vn->sb);
-    int rc = vfs_setattr_locked(vn, sa);
-    vfs_sb_unlock(vn->sb);
+    int rc = vfs_sb_enter(vn->sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
+    rc = vfs_setattr_locked(vn, sa);
+    vfs_sb_leave(vn->sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -152,9 +153,9 @@ int uvfs_utimens(struct uvfs *ctx, const char *path, const struct timespec ts[2]
 int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st)
 {
     struct vfs_sb *sb = vn->sb;
-    int rc = 0;
     memset(st, 0, sizeof *st);
-    vfs_sb_lock(sb);
+    int rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     if (sb->ops->statfs) {
         struct vfs_call c = {.op = UVFS_OP_STATFS};
         VFS_DISPATCH(sb, rc, c, sb->ops->statfs(sb, st));
@@ -162,7 +163,7 @@ int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st)
     if (vfs_sb_readonly(sb)) st->flags |= ST_RDONLY;
     if (!st->fsid) st->fsid = sb->dev_id;
     if (!st->namemax) st->namemax = VFS_NAME_MAX;
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -180,21 +181,43 @@ int uvfs_statvfs(struct uvfs *ctx, const char *path, struct uvfs_statvfs *st)
 int uvfs_sync(struct uvfs *ctx)
 {
     API_BEGIN(ctx);
+    /* Pin every mounted sb under the table lock, then sync each without it. */
+    struct vfs_sb **sbs = NULL;
+    size_t n = 0, cap = 0;
     int rc = 0;
-    for (struct vfs_mount *m = ctx->mounts; m; m = m->next) {
-        struct vfs_sb *sb = m->sb;
-        int r = 0;
-        vfs_sb_lock(sb);
-        if (!vfs_sb_readonly(sb)) {
-            if (sb->ops->sync) {
-                struct vfs_call c = {.op = UVFS_OP_SYNC};
-                VFS_DISPATCH(sb, r, c, sb->ops->sync(sb));
+    pthread_rwlock_rdlock(&ctx->ns_lock);
+    for (struct vfs_mount *m = ctx->mounts; m && rc == 0; m = m->next) {
+        if (n == cap) {
+            struct vfs_sb **nb = realloc(sbs, (cap = cap ? cap * 2 : 16) * sizeof *nb);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
             }
-            if (r == 0 && sb->dev) r = blk_flush(sb->dev);
+            sbs = nb;
         }
-        vfs_sb_unlock(sb);
+        vfs_sb_pin(m->sb);
+        sbs[n++] = m->sb;
+    }
+    pthread_rwlock_unlock(&ctx->ns_lock);
+    for (size_t i = 0; i < n; i++) {
+        struct vfs_sb *sb = sbs[i];
+        int r = vfs_sb_enter(sb, VFS_GATE_SHARED);
+        if (r == 0) {
+            if (!vfs_sb_readonly(sb)) {
+                if (sb->ops->sync) {
+                    struct vfs_call c = {.op = UVFS_OP_SYNC};
+                    VFS_DISPATCH(sb, r, c, sb->ops->sync(sb));
+                }
+                if (r == 0 && sb->dev) r = blk_flush(sb->dev);
+            }
+            vfs_sb_leave(sb, VFS_GATE_SHARED);
+        }
+        /* An evict error since the last sync (vfs.h): reported once. */
+        if (r == 0) r = vfs_sb_take_evict_err(sb);
+        vfs_sb_unpin(sb);
         if (r < 0 && rc == 0) rc = r;
     }
+    free(sbs);
     API_END(ctx);
     return rc;
 }
@@ -215,8 +238,9 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
     if (linkto && vfs_is_dir(linkto)) return -EPERM;
     uint32_t uid, gid;
     vfs_creds_get(ctx, &uid, &gid);
-    vfs_sb_lock(sb);
-    /* The walk let go of the lock: make sure nobody made NAME meanwhile. */
+    rc = vfs_sb_enter(sb, VFS_GATE_EXCL);
+    if (rc < 0) return rc;
+    /* The walk left the sb: make sure nobody made NAME meanwhile. */
     rc = vfs_lookup_locked(dir, w->name, &vn);
     if (rc == 0) {
         vfs_vnode_put(vn);
@@ -287,7 +311,8 @@ int vfs_make(struct uvfs *ctx, struct vfs_walk *w, enum vfs_mk kind, unsigned mo
     else
         vfs_vnode_put(vn);
 out:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_EXCL);
+    if (rc == 0 && out) vfs_vnode_export(*out);
     return rc;
 }
 
@@ -367,10 +392,11 @@ ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size)
     struct vfs_sb *sb = vn->sb;
     ssize_t rc;
     if ((vn->mode & S_IFMT) != S_IFLNK || !sb->ops->readlink) return -EINVAL;
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     struct vfs_call c = {.op = UVFS_OP_READLINK, .ino = vn->ino};
     VFS_DISPATCH(sb, rc, c, sb->ops->readlink(vn, buf, size));
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -403,7 +429,7 @@ static int vfs_fill_any(void *arg, const char *name, size_t namelen, uint64_t in
     return 1;
 }
 
-/* Is directory VN empty? 1 yes, 0 no, or an error (sb->lock held). */
+/* Is directory VN empty? 1 yes, 0 no, or an error (the sb entered). */
 static int vfs_dir_empty_locked(struct vfs_vnode *vn)
 {
     struct vfs_sb *sb = vn->sb;
@@ -437,7 +463,8 @@ int vfs_unlink_at(struct vfs_walk *wp)
     }
     struct vfs_vnode *dir = w.parent, *vn = w.vn;
     struct vfs_sb *sb = dir->sb;
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_EXCL);
+    if (rc < 0) goto out;
     if (vfs_sb_readonly(sb)) {
         rc = -EROFS;
     } else if (!sb->ops->unlink) {
@@ -450,7 +477,7 @@ int vfs_unlink_at(struct vfs_walk *wp)
             vfs_dcache_drop(dir, w.name, vn);
         }
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_EXCL);
 out:
     return rc;
 }
@@ -496,7 +523,8 @@ int vfs_rmdir_at(struct vfs_walk *wp)
         rc = vfs_detail(-EBUSY, "%s is a mount point", w.name);
         goto out;
     }
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_EXCL);
+    if (rc < 0) goto out;
     if (vfs_sb_readonly(sb) || !sb->ops->rmdir) {
         rc = -EROFS;
         goto out_sb;
@@ -515,7 +543,7 @@ int vfs_rmdir_at(struct vfs_walk *wp)
         vfs_dcache_drop(dir, w.name, vn);
     }
 out_sb:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_EXCL);
 out:
     return rc;
 }
@@ -531,7 +559,7 @@ int uvfs_rmdir(struct uvfs *ctx, const char *path)
     return rc;
 }
 
-/* Is A an ancestor of (or equal to) DIR within one sb? (sb->lock held) */
+/* Is A an ancestor of (or equal to) DIR within one sb? (the sb entered) */
 static int vfs_is_ancestor_locked(struct vfs_vnode *a, struct vfs_vnode *dir)
 {
     struct vfs_sb *sb = dir->sb;
@@ -601,7 +629,8 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         rc = -ENOTDIR;
         goto out;
     }
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_EXCL);
+    if (rc < 0) goto out;
     if (vfs_sb_readonly(sb) || !sb->ops->rename) {
         rc = -EROFS;
         goto out_sb;
@@ -667,7 +696,7 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         vfs_dcache_add(nd, b.name, src);
     }
 out_sb:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_EXCL);
 out:
     return rc;
 }
@@ -700,14 +729,14 @@ ssize_t vfs_getxattr_vn(struct vfs_vnode *vn, const char *name, void *buf, size_
     struct vfs_sb *sb = vn->sb;
     ssize_t rc = vfs_xattr_name_check(name);
     if (rc < 0) return rc;
-    vfs_sb_lock(sb);
+    if (vfs_sb_enter(sb, VFS_GATE_SHARED) < 0) return -EIO;
     if (!sb->ops->getxattr) {
         rc = -ENOTSUP;
     } else {
         struct vfs_call c = {.op = UVFS_OP_GETXATTR, .ino = vn->ino, .name = name, .len = size};
         VFS_DISPATCH(sb, rc, c, sb->ops->getxattr(vn, name, buf, size));
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -719,14 +748,14 @@ int vfs_setxattr_vn(struct vfs_vnode *vn, const char *name, const void *value, s
     if (rc < 0) return rc;
     if (size > VFS_XATTR_SIZE_MAX) return -E2BIG;
     if (xflags & ~(XATTR_CREATE | XATTR_REPLACE)) return -EINVAL;
-    vfs_sb_lock(sb);
+    if (vfs_sb_enter(sb, VFS_GATE_SHARED) < 0) return -EIO;
     if (!sb->ops->setxattr) {
         rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
     } else {
         struct vfs_call c = {.op = UVFS_OP_SETXATTR, .ino = vn->ino, .name = name, .len = size};
         VFS_DISPATCH(sb, rc, c, sb->ops->setxattr(vn, name, value, size, xflags));
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -734,12 +763,12 @@ ssize_t vfs_listxattr_vn(struct vfs_vnode *vn, char *buf, size_t size)
 {
     struct vfs_sb *sb = vn->sb;
     ssize_t rc = 0; /* no list op: no attributes */
-    vfs_sb_lock(sb);
+    if (vfs_sb_enter(sb, VFS_GATE_SHARED) < 0) return -EIO;
     if (sb->ops->listxattr) {
         struct vfs_call c = {.op = UVFS_OP_LISTXATTR, .ino = vn->ino, .len = size};
         VFS_DISPATCH(sb, rc, c, sb->ops->listxattr(vn, buf, size));
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -748,14 +777,14 @@ int vfs_removexattr_vn(struct vfs_vnode *vn, const char *name)
     struct vfs_sb *sb = vn->sb;
     int rc = vfs_xattr_name_check(name);
     if (rc < 0) return rc;
-    vfs_sb_lock(sb);
+    if (vfs_sb_enter(sb, VFS_GATE_SHARED) < 0) return -EIO;
     if (!sb->ops->removexattr) {
         rc = vfs_sb_readonly(sb) ? -EROFS : -ENOTSUP;
     } else {
         struct vfs_call c = {.op = UVFS_OP_REMOVEXATTR, .ino = vn->ino, .name = name};
         VFS_DISPATCH(sb, rc, c, sb->ops->removexattr(vn, name));
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 

@@ -20,9 +20,12 @@
 int vfs_sb_readonly(struct vfs_sb *sb)
 {
     if (sb->flags & VFS_SB_RDONLY) return 1;
-    for (struct vfs_shim *s = sb->shims; s; s = s->next)
-        if (s->ops == &vfs_ro_shim_ops) return 1;
-    return 0;
+    int ro = 0;
+    vfs_cache_lock(sb);
+    for (struct vfs_shim *s = sb->shims; s && !ro; s = s->next)
+        if (s->ops == &vfs_ro_shim_ops) ro = 1;
+    vfs_cache_unlock(sb);
+    return ro;
 }
 
 /* ---- the descriptor table ---- */
@@ -66,37 +69,60 @@ static struct vfs_file *vfs_fd_get(struct uvfs *ctx, int fd)
     return f;
 }
 
-/* Drop a reference; the last one releases the driver state and the vnode. */
+/* Drop a reference; the last one releases the driver state and the vnode.
+ * On an aborted sb the release waits for its teardown (the driver may still
+ * be busy with the calls the abort ended). */
 int vfs_file_put(struct vfs_file *f)
 {
     if (atomic_fetch_sub(&f->refcount, 1) != 1) return 0;
     struct vfs_vnode *vn = f->vn;
     struct vfs_sb *sb = vn->sb;
     int rc = 0;
-    vfs_sb_lock(sb);
-    if (sb->ops->release) {
-        struct vfs_call c = {.op = UVFS_OP_RELEASE, .ino = vn->ino};
-        VFS_DISPATCH(sb, rc, c, sb->ops->release(vn, f->fh));
+    if (vfs_sb_enter(sb, VFS_GATE_SHARED) == 0) {
+        if (sb->ops->release) {
+            struct vfs_call c = {.op = UVFS_OP_RELEASE, .ino = vn->ino};
+            VFS_DISPATCH(sb, rc, c, sb->ops->release(vn, f->fh));
+        }
+        vfs_sb_leave(sb, VFS_GATE_SHARED);
+    } else if (sb->ops->release) {
+        struct vfs_orphan *o = malloc(sizeof *o);
+        if (o) {
+            o->vn = vn;
+            o->fh = f->fh;
+            vfs_cache_lock(sb);
+            vn->refcount++; /* the orphan's, not pinned: the teardown drops it */
+            o->next = sb->orphans;
+            sb->orphans = o;
+            vfs_cache_unlock(sb);
+        } else {
+            vfs_log(UVFS_LOG_WARN, "out of memory: an open file of an aborted mount is not released");
+        }
+        rc = -EIO;
     }
+    vfs_cache_lock(sb);
     sb->active--;
-    vfs_vnode_put(vn);
-    vfs_sb_unlock(sb);
+    vfs_cache_unlock(sb);
+    vfs_vnode_put_unlocked(vn);
     pthread_mutex_destroy(&f->poslock);
     free(f);
     return rc;
 }
 
-void vfs_files_close_all(struct uvfs *ctx)
+int vfs_files_close_all(struct uvfs *ctx)
 {
+    int rc = 0;
     pthread_mutex_lock(&ctx->fd_lock);
     int n = ctx->nfds;
     struct vfs_file **fds = ctx->fds;
     ctx->fds = NULL;
     ctx->nfds = 0;
     pthread_mutex_unlock(&ctx->fd_lock);
-    for (int i = 0; i < n; i++)
-        if (fds[i]) vfs_file_put(fds[i]);
+    for (int i = 0; i < n; i++) {
+        int r = fds[i] ? vfs_file_put(fds[i]) : 0;
+        if (r < 0 && rc == 0) rc = r;
+    }
     free(fds);
+    return rc;
 }
 
 int vfs_files_count_sb(struct uvfs *ctx, struct vfs_sb *sb)
@@ -109,8 +135,9 @@ int vfs_files_count_sb(struct uvfs *ctx, struct vfs_sb *sb)
     return n;
 }
 
-void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb)
+int vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb)
 {
+    int rc = 0;
     for (;;) {
         struct vfs_file *f = NULL;
         pthread_mutex_lock(&ctx->fd_lock);
@@ -121,14 +148,15 @@ void vfs_files_close_sb(struct uvfs *ctx, struct vfs_sb *sb)
             }
         }
         pthread_mutex_unlock(&ctx->fd_lock);
-        if (!f) return;
-        vfs_file_put(f);
+        if (!f) return rc;
+        int r = vfs_file_put(f);
+        if (r < 0 && rc == 0) rc = r;
     }
 }
 
 /* ---- open ---- */
 
-/* Create a regular file NAME in DIR (dir->sb->lock held). */
+/* Create a regular file NAME in DIR (dir->sb entered). */
 static int vfs_create_file(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
                            unsigned mode, struct vfs_vnode **out)
 {
@@ -169,7 +197,8 @@ int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
     if ((flags & O_DIRECTORY) && type != S_IFDIR) return -ENOTDIR;
     if (type == S_IFDIR && (wantw || (flags & O_TRUNC))) return -EISDIR;
     struct vfs_sb *sb = vn->sb;
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     if ((wantw || (flags & O_TRUNC)) && vfs_sb_readonly(sb)) {
         rc = -EROFS;
         goto out;
@@ -190,8 +219,11 @@ int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
         if (rc < 0) goto out;
         rc = 0;
     }
+    vfs_cache_lock(sb);
     sb->active++;
-    vfs_vnode_get(vn);
+    vn->refcount++;
+    sb->refs++; /* the file's reference pins the sb */
+    vfs_cache_unlock(sb);
     atomic_init(&f->refcount, 1);
     pthread_mutex_init(&f->poslock, NULL);
     f->ctx = ctx;
@@ -200,7 +232,7 @@ int vfs_open_vn(struct uvfs *ctx, struct vfs_vnode *vn, int flags, int created,
     *out = f;
     f = NULL;
 out:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     free(f);
     return rc;
 }
@@ -216,10 +248,12 @@ int vfs_create_at(struct uvfs *ctx, struct vfs_walk *w, int flags, unsigned mode
         return (w->vn->mode & S_IFMT) == S_IFDIR ? -EISDIR : 0;
     }
     if (!w->parent) return -EISDIR;
-    vfs_sb_lock(w->parent->sb);
-    int rc = vfs_create_file(ctx, w->parent, w->name, mode, &w->vn);
-    vfs_sb_unlock(w->parent->sb);
+    int rc = vfs_sb_enter(w->parent->sb, VFS_GATE_EXCL);
     if (rc < 0) return rc;
+    rc = vfs_create_file(ctx, w->parent, w->name, mode, &w->vn);
+    vfs_sb_leave(w->parent->sb, VFS_GATE_EXCL);
+    if (rc < 0) return rc;
+    vfs_vnode_export(w->vn);
     if (rc == 1) return (flags & O_EXCL) ? -EEXIST : 0;
     *created = 1;
     return 0;
@@ -232,7 +266,6 @@ int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode)
     struct vfs_file *f;
     int created = 0, rc;
     if ((flags & O_ACCMODE) == 3) return -EINVAL;
-    pthread_rwlock_rdlock(&ctx->ns_lock);
     if (flags & O_CREAT) {
         unsigned wf = VFS_WALK_PARENT;
         if (!(flags & (O_EXCL | O_NOFOLLOW))) wf |= VFS_WALK_FOLLOW;
@@ -247,7 +280,6 @@ int uvfs_open(struct uvfs *ctx, const char *path, int flags, unsigned mode)
         if (rc < 0) vfs_file_put(f);
     }
     vfs_walk_done(&w);
-    pthread_rwlock_unlock(&ctx->ns_lock);
     return rc;
 }
 
@@ -277,10 +309,11 @@ ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off)
     if (!sb->ops->read) return -EINVAL;
     if (n > VFS_IO_MAX) n = VFS_IO_MAX;
     if (n == 0) return 0;
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     struct vfs_call c = {.op = UVFS_OP_READ, .ino = vn->ino, .off = off, .len = n};
     VFS_DISPATCH(sb, rc, c, sb->ops->read(vn, f->fh, buf, n, off));
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -295,7 +328,10 @@ ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t o
     if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
     if (!sb->ops->write) return -EROFS;
     if (n > VFS_IO_MAX) n = VFS_IO_MAX;
-    vfs_sb_lock(sb);
+    /* An append takes the size and writes there as one step. */
+    int mode = append ? VFS_GATE_EXCL : VFS_GATE_SHARED;
+    rc = vfs_sb_enter(sb, mode);
+    if (rc < 0) return rc;
     if (append) {
         struct uvfs_stat st;
         rc = vfs_getattr_locked(vn, &st);
@@ -313,7 +349,7 @@ ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t o
     struct vfs_call c = {.op = UVFS_OP_WRITE, .ino = vn->ino, .off = off, .len = n};
     VFS_DISPATCH(sb, rc, c, sb->ops->write(vn, f->fh, buf, n, off));
 out:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, mode);
     if (rc >= 0) *endp = off + (uint64_t)rc;
     return rc;
 }
@@ -434,9 +470,11 @@ int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size)
         rc = -EINVAL;
     else {
         struct vfs_setattr sa = {.mask = VFS_SET_SIZE, .size = (uint64_t)size};
-        vfs_sb_lock(f->vn->sb);
-        rc = vfs_setattr_locked(f->vn, &sa);
-        vfs_sb_unlock(f->vn->sb);
+        rc = vfs_sb_enter(f->vn->sb, VFS_GATE_SHARED);
+        if (rc == 0) {
+            rc = vfs_setattr_locked(f->vn, &sa);
+            vfs_sb_leave(f->vn->sb, VFS_GATE_SHARED);
+        }
     }
     vfs_file_put(f);
     return rc;
@@ -456,13 +494,13 @@ int vfs_file_fsync(struct vfs_file *f, int datasync)
 {
     struct vfs_vnode *vn = f->vn;
     struct vfs_sb *sb = vn->sb;
-    int rc = 0;
-    vfs_sb_lock(sb);
+    int rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     if (sb->ops->fsync) {
         struct vfs_call c = {.op = UVFS_OP_FSYNC, .ino = vn->ino};
         VFS_DISPATCH(sb, rc, c, sb->ops->fsync(vn, f->fh, datasync));
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -472,10 +510,11 @@ int vfs_readdir_vn(struct vfs_vnode *vn, uint64_t cookie, vfs_filldir_fn fill, v
     int rc;
     if ((vn->mode & S_IFMT) != S_IFDIR) return -ENOTDIR;
     if (!sb->ops->readdir) return -ENOTSUP;
-    vfs_sb_lock(sb);
+    rc = vfs_sb_enter(sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
     struct vfs_call c = {.op = UVFS_OP_READDIR, .ino = vn->ino, .off = cookie};
     VFS_DISPATCH(sb, rc, c, sb->ops->readdir(vn, cookie, fill, arg));
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -498,7 +537,6 @@ int uvfs_opendir(struct uvfs *ctx, const char *path, struct uvfs_dir **out)
 {
     vfs_detail_clear();
     struct vfs_walk w;
-    pthread_rwlock_rdlock(&ctx->ns_lock);
     int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
     if (rc < 0) goto out;
     if ((w.vn->mode & S_IFMT) != S_IFDIR) {
@@ -522,13 +560,12 @@ int uvfs_opendir(struct uvfs *ctx, const char *path, struct uvfs_dir **out)
     d->ctx = ctx;
     d->vn = w.vn;
     w.vn = NULL;
-    vfs_sb_lock(d->vn->sb);
+    vfs_cache_lock(d->vn->sb);
     d->vn->sb->active++;
-    vfs_sb_unlock(d->vn->sb);
+    vfs_cache_unlock(d->vn->sb);
     *out = d;
 out:
     vfs_walk_done(&w);
-    pthread_rwlock_unlock(&ctx->ns_lock);
     return rc;
 }
 
@@ -593,10 +630,10 @@ int uvfs_closedir(struct uvfs_dir *d)
 {
     if (!d) return -EBADF;
     struct vfs_sb *sb = d->vn->sb;
-    vfs_sb_lock(sb);
+    vfs_cache_lock(sb);
     sb->active--;
-    vfs_vnode_put(d->vn);
-    vfs_sb_unlock(sb);
+    vfs_cache_unlock(sb);
+    vfs_vnode_put_unlocked(d->vn);
     free(d);
     return 0;
 }

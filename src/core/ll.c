@@ -31,9 +31,6 @@ void vfs_creds_get(const struct uvfs *ctx, uint32_t *uid, uint32_t *gid)
     *gid = vfs_creds.set ? vfs_creds.gid : ctx->gid;
 }
 
-void vfs_ns_rdlock(struct uvfs *ctx) { pthread_rwlock_rdlock(&ctx->ns_lock); }
-void vfs_ns_unlock(struct uvfs *ctx) { pthread_rwlock_unlock(&ctx->ns_lock); }
-
 int vfs_ll_lookup(struct uvfs *ctx, struct vfs_vnode *dir, const char *name,
                   struct vfs_vnode **out)
 {

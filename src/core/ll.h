@@ -4,8 +4,9 @@
  * 9P server. A front end includes this header and <uvfs.h>, never core.h or
  * a driver's header.
  *
- * Lock order: ctx->ns_lock (vfs_ns_rdlock) -> one sb->lock at a time; the
- * calls below take the sb lock themselves.
+ * Locking: the caller holds no lock; the vnodes it passes are references it
+ * holds, which keep their filesystems alive (core.h and doc/design.md,
+ * "Locking"); each call enters the filesystem's gate itself.
  */
 #ifndef UVFS_LL_H
 #define UVFS_LL_H
@@ -19,7 +20,7 @@ struct vfs_file;
 #define VFS_PATH_MAX 4096
 #define VFS_NAME_MAX 255
 
-/* Reference juggling from outside an op: takes the sb lock itself. */
+/* Reference juggling from outside an op (each reference pins its sb). */
 void vfs_vnode_get_unlocked(struct vfs_vnode *vn);
 void vfs_vnode_put_unlocked(struct vfs_vnode *vn);
 
@@ -32,7 +33,7 @@ struct vfs_walk {
     char name[VFS_NAME_MAX + 1]; /* PARENT: last component; "" for "/", "." or ".." */
     int trailing_slash;       /* the path ended in '/' */
 };
-/* Resolve PATH in CTX (ctx->ns_lock held for reading). Returns 0 or an error.
+/* Resolve PATH in CTX (no lock held). Returns 0 or an error.
  * PARENT mode: parent is set; vn is the existing child or NULL; if the path
  * has no last name ("/", "x/.", "x/..") name is "", "." or ".." and vn is
  * the directory it names. */
@@ -42,16 +43,14 @@ void vfs_walk_done(struct vfs_walk *w);
 struct vfs_vnode *vfs_ns_root(struct uvfs *ctx);
 
 /* ---- driver call helpers (sb.c) ---- */
-int vfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st); /* locks */
+int vfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st); /* enters the sb */
 
 /* ---- operations on vnodes (api.c, file.c, ll.c) ----
  * The path calls of uvfs.h are a walk followed by one of these; front ends
- * that speak in inodes (FUSE low level, 9P) call them directly. All need
- * ctx->ns_lock held for reading (vfs_ns_rdlock) and take the sb lock
- * themselves. A struct vfs_walk passed to an *_at function stays the caller's
- * (its references are not consumed). */
-void vfs_ns_rdlock(struct uvfs *ctx);
-void vfs_ns_unlock(struct uvfs *ctx);
+ * that speak in inodes (FUSE low level, 9P) call them directly, with no lock
+ * held; each enters the sb itself. A struct vfs_walk passed to an *_at
+ * function stays the caller's (its references are not consumed). Vnodes
+ * handed out (*out, w->vn) are exported references (vfs_vnode_put_unlocked). */
 /* Owner of the files the calling thread creates: the context's uid/gid (the
  * process's) unless a front end serving other users (FUSE) set the
  * requester's around the call with vfs_creds_set / vfs_creds_clear. */
@@ -91,7 +90,7 @@ struct vfs_dirent {
     char name[VFS_NAME_MAX + 1];
 };
 /* Read up to MAX entries of directory VN from COOKIE into ENTS (the driver is
- * called once, with the sb locked); *N gets how many. Fewer than MAX means
+ * called once, with the sb entered); *N gets how many. Fewer than MAX means
  * the end was reached. Names a driver reports empty or over 255 bytes are
  * skipped. */
 int vfs_readdir_batch(struct vfs_vnode *vn, uint64_t cookie, struct vfs_dirent *ents, size_t max,

@@ -1,7 +1,13 @@
 /*
  * mount.c — the context and its mount table: uvfs_new / uvfs_free,
  * uvfs_mount (options, partition suffix, probing, the driver's mount) and
- * uvfs_umount, listing mounts, and switching shims on a mount.
+ * uvfs_umount (normal, forced -- aborting a hung mount --, and teardown), the
+ * teardown of an unmounted sb, listing mounts, and switching shims on a mount.
+ *
+ * The table lock (ctx->ns_lock) is held only to link or unlink a mount and to
+ * check that it is not busy: the driver's mount runs before, with no lock, and
+ * so does the teardown after (or, for a mount still in use, in the thread that
+ * drops the last pin).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,13 +65,15 @@ struct vfs_mopts {
     char *trace; /* "" = stderr */
     int has_trace, ro, nocache;
     uint64_t fault_mask, fault_nth;
-    int fault_err, fault_persist;
+    int fault_kind, fault_err, fault_persist;
+    unsigned fault_delay;
     char *rest; /* for the driver */
 };
 
 static int vfs_parse_fault(const char *spec, struct vfs_mopts *o)
 {
-    /* OPS:NTH:ERRNO[:persist], OPS = op+op+... (or "all"), ERRNO = EIO or 5 */
+    /* OPS:NTH:WHAT[:persist], OPS = op+op+... (or "all"), WHAT = an errno
+     * (EIO or 5), "hang" or "delay=MS" */
     char *s = strdup(spec), *save = NULL;
     int rc = -EINVAL;
     if (!s) return -ENOMEM;
@@ -86,6 +94,22 @@ static int vfs_parse_fault(const char *spec, struct vfs_mopts *o)
     char *end;
     o->fault_nth = strtoull(nth, &end, 10);
     if (*end || !o->fault_nth) goto out;
+    o->fault_kind = UVFS_FAULT_FAIL;
+    o->fault_persist = persist && strcmp(persist, "persist") == 0;
+    if (persist && !o->fault_persist) goto out;
+    if (strcmp(err, "hang") == 0) {
+        o->fault_kind = UVFS_FAULT_HANG;
+        rc = 0;
+        goto out;
+    }
+    if (strncmp(err, "delay=", 6) == 0) {
+        unsigned long ms = strtoul(err + 6, &end, 10);
+        if (*end || end == err + 6 || ms == 0 || ms > 3600000) goto out;
+        o->fault_kind = UVFS_FAULT_DELAY;
+        o->fault_delay = (unsigned)ms;
+        rc = 0;
+        goto out;
+    }
     long e = strtol(err, &end, 10);
     if (*end) {
         e = 0;
@@ -94,8 +118,6 @@ static int vfs_parse_fault(const char *spec, struct vfs_mopts *o)
     }
     if (e <= 0) goto out;
     o->fault_err = (int)e;
-    o->fault_persist = persist && strcmp(persist, "persist") == 0;
-    if (persist && !o->fault_persist) goto out;
     rc = 0;
 out:
     free(s);
@@ -130,7 +152,7 @@ static int vfs_parse_options(const char *options, struct vfs_mopts *o)
         } else if (strncmp(opt, "fault=", 6) == 0) {
             rc = vfs_parse_fault(opt + 6, o);
             if (rc < 0) {
-                vfs_detail(rc, "bad fault specification '%s' (want OPS:NTH:ERRNO[:persist])",
+                vfs_detail(rc, "bad fault specification '%s' (want OPS:NTH:ERRNO|hang|delay=MS[:persist])",
                            opt + 6);
                 break;
             }
@@ -212,15 +234,19 @@ fail:
     return rc;
 }
 
-static int vfs_mount_locked(struct uvfs *ctx, const char *source, const char *target,
-                            const char *fstype, unsigned flags, const char *options,
-                            struct vfs_mount **out)
+/* Mount SOURCE at TARGET (NULL: the root memfs of a new context). The driver's
+ * mount runs with no lock held; the table lock is taken only to link the new
+ * mount in, after checking that the target is still mounted itself. */
+static int vfs_mount_do(struct uvfs *ctx, const char *source, const char *target,
+                        const char *fstype, unsigned flags, const char *options,
+                        struct vfs_mount **out)
 {
     struct vfs_mopts o;
     struct vfs_walk w = {0};
     struct blk_dev *dev = NULL;
     struct vfs_sb *sb = NULL;
     struct vfs_mount *m = NULL;
+    struct vfs_vnode *drop = NULL;
     char *image = NULL, *part = NULL;
     const struct vfs_fstype *type = NULL;
     int rc = vfs_parse_options(options, &o);
@@ -297,26 +323,48 @@ static int vfs_mount_locked(struct uvfs *ctx, const char *source, const char *ta
     }
     if (o.fault_nth) {
         struct vfs_shim *s;
-        rc = vfs_shim_fault_new(o.fault_mask, o.fault_nth, o.fault_err, o.fault_persist, &s);
+        rc = vfs_shim_fault_new(o.fault_mask, o.fault_nth, o.fault_kind, o.fault_err,
+                                o.fault_delay, o.fault_persist, &s);
         if (rc < 0) goto out_sb;
         vfs_shim_push(sb, s, 1);
     }
 
     sb->mount = m;
-    sb->dev_id = ++ctx->next_dev_id;
+    sb->refs = 1; /* the mount's pin */
+    pthread_rwlock_wrlock(&ctx->ns_lock);
     if (w.vn) {
         struct vfs_vnode *cov = w.vn;
-        vfs_sb_lock(cov->sb);
+        struct vfs_mount *pm = cov->sb->mount;
+        if (pm && !pm->linked) {
+            /* The target's filesystem was unmounted while ours mounted. */
+            pthread_rwlock_unlock(&ctx->ns_lock);
+            sb->mount = NULL;
+            sb->refs = 0;
+            rc = vfs_detail(-ENOENT, "%s was unmounted meanwhile", target);
+            goto out_sb;
+        }
+        /* Something may have been mounted on the target meanwhile: stack on
+         * top, as if the walk had come now. */
+        for (struct vfs_mount *top; (top = vfs_mount_find_covering(ctx, cov)) != NULL;)
+            cov = top->sb->root;
+        if (cov != w.vn) {
+            vfs_vnode_get_unlocked(cov);
+            drop = w.vn;
+        }
+        vfs_cache_lock(cov->sb);
         cov->vflags |= VFS_VN_MOUNTED;
         cov->sb->active++;
-        vfs_sb_unlock(cov->sb);
+        vfs_cache_unlock(cov->sb);
         m->covered = cov;
         m->parent = cov->sb->mount;
-        w.vn = NULL; /* the mount keeps the reference */
+        w.vn = NULL; /* the mount keeps the reference (and its pin) */
     }
+    sb->dev_id = ++ctx->next_dev_id;
     struct vfs_mount **pp = &ctx->mounts;
     while (*pp) pp = &(*pp)->next;
     *pp = m;
+    m->linked = 1;
+    pthread_rwlock_unlock(&ctx->ns_lock);
     *out = m;
     rc = 0;
     goto out;
@@ -332,6 +380,7 @@ out_sb:
         blk_put(sbdev);
     }
 out:
+    vfs_vnode_put_unlocked(drop);
     vfs_walk_done(&w);
     free(image);
     free(part);
@@ -357,7 +406,7 @@ int uvfs_new(struct uvfs **out)
         }
     }
     struct vfs_mount *m;
-    int rc = vfs_mount_locked(ctx, NULL, NULL, "memfs", 0, NULL, &m);
+    int rc = vfs_mount_do(ctx, NULL, NULL, "memfs", 0, NULL, &m);
     if (rc < 0) {
         free(ctx->trace_env);
         free(ctx);
@@ -368,65 +417,149 @@ int uvfs_new(struct uvfs **out)
     return 0;
 }
 
-/* How hard vfs_umount_locked tries. */
+int vfs_sb_teardown(struct vfs_sb *sb, int sync)
+{
+    struct vfs_mount *m = sb->mount;
+    int rc = 0, dead = sb->dead;
+    if (!dead && sync && sb->ops->sync && !(sb->flags & VFS_SB_RDONLY)) {
+        struct vfs_call c = {.op = UVFS_OP_SYNC};
+        VFS_DISPATCH(sb, rc, c, sb->ops->sync(sb));
+    }
+    /* No caller is left: the driver is called without the gate from here. */
+    while (sb->orphans) {
+        struct vfs_orphan *o = sb->orphans;
+        sb->orphans = o->next;
+        sb->ops->release(o->vn, o->fh);
+        vfs_vnode_put(o->vn);
+        free(o);
+    }
+    vfs_sb_shutdown(sb);
+    int e = vfs_sb_take_evict_err(sb);
+    if (rc == 0) rc = e;
+    struct blk_dev *dev = sb->dev;
+    struct vfs_vnode *cov = m ? m->covered : NULL;
+    unsigned mflags = m ? m->flags : 0;
+    vfs_sb_destroy(sb);
+    int rc2 = sb->ops->put_super(sb);
+    if (rc == 0 && !dead) rc = rc2;
+    if (dev) {
+        if (rc == 0 && !dead && !(mflags & UVFS_MOUNT_RDONLY)) rc = blk_flush(dev);
+        blk_put(dev);
+    }
+    vfs_mount_free(m);
+    /* The covered directory's pin goes last: its sb may be waiting for us. */
+    vfs_vnode_put_unlocked(cov);
+    return rc;
+}
+
+/* How hard vfs_umount tries. */
 enum vfs_umount_mode {
-    VFS_UMOUNT_NORMAL,   /* -EBUSY while anything is open */
-    VFS_UMOUNT_FORCE,    /* close descriptors first; directory handles: -EBUSY */
+    VFS_UMOUNT_NORMAL,   /* -EBUSY while anything is open or in use */
+    VFS_UMOUNT_FORCE,    /* close descriptors first, abort calls in progress;
+                            directory handles: -EBUSY */
     VFS_UMOUNT_TEARDOWN, /* uvfs_free: detach whatever is left */
 };
 
-/* Detach M (ns_lock held for writing). */
-static int vfs_umount_locked(struct uvfs *ctx, struct vfs_mount *m, enum vfs_umount_mode mode)
+/* Unlink M (the table lock held for writing) and drop the covered directory's
+ * mount flag and busy count; the covered reference stays until the teardown. */
+static void vfs_mount_unlink(struct uvfs *ctx, struct vfs_mount *m)
+{
+    struct vfs_mount **pp = &ctx->mounts;
+    while (*pp != m) pp = &(*pp)->next;
+    *pp = m->next;
+    m->next = NULL;
+    m->linked = 0;
+    if (m->covered) {
+        struct vfs_vnode *cov = m->covered;
+        int still = vfs_mount_find_covering(ctx, cov) != NULL;
+        vfs_cache_lock(cov->sb);
+        cov->sb->active--;
+        if (!still) cov->vflags &= ~VFS_VN_MOUNTED;
+        vfs_cache_unlock(cov->sb);
+    }
+}
+
+/* Detach M and free its sb, or leave that to the last user. The caller holds
+ * a pin on m->sb, which this consumes. */
+static int vfs_umount(struct uvfs *ctx, struct vfs_mount *m, enum vfs_umount_mode mode)
 {
     struct vfs_sb *sb = m->sb;
+    int rc = 0;
+    pthread_rwlock_wrlock(&ctx->ns_lock);
+    if (!m->linked) {
+        rc = vfs_detail(-EINVAL, "%s is not mounted any more", m->target);
+        goto unlock;
+    }
     for (struct vfs_mount *c = ctx->mounts; c; c = c->next)
-        if (c->parent == m && mode != VFS_UMOUNT_TEARDOWN)
-            return vfs_detail(-EBUSY, "%s has filesystems mounted below it", m->target);
+        if (c->parent == m && mode != VFS_UMOUNT_TEARDOWN) {
+            rc = vfs_detail(-EBUSY, "%s has filesystems mounted below it", m->target);
+            goto unlock;
+        }
     /* Descriptors can be closed under their owner (they become EBADF), but
      * a directory handle is the caller's pointer: those keep it busy. A
      * refused unmount changes nothing. */
     int nfiles = mode == VFS_UMOUNT_NORMAL ? 0 : vfs_files_count_sb(ctx, sb);
-    vfs_sb_lock(sb);
-    int busy = sb->active - nfiles;
-    vfs_sb_unlock(sb);
-    if (busy > 0 && mode != VFS_UMOUNT_TEARDOWN)
-        return vfs_detail(-EBUSY, "%s has open %s", m->target,
-                          mode == VFS_UMOUNT_FORCE ? "directory handles" : "files or directories");
-    if (mode != VFS_UMOUNT_NORMAL) vfs_files_close_sb(ctx, sb);
+    vfs_cache_lock(sb);
+    int busy = sb->active - nfiles, refs = sb->refs, calls = sb->calls;
+    vfs_cache_unlock(sb);
+    /* ... except when a forced unmount will abort calls in progress (a hung
+     * readdir has a handle): the handles then pin the aborted sb, and give
+     * -EIO until they are closed. */
+    if (busy > 0 && mode == VFS_UMOUNT_FORCE && calls > 0) busy = 0;
+    if (busy > 0 && mode != VFS_UMOUNT_TEARDOWN) {
+        rc = vfs_detail(-EBUSY, "%s has open %s", m->target,
+                        mode == VFS_UMOUNT_FORCE ? "directory handles" : "files or directories");
+        goto unlock;
+    }
+    /* Pins beyond the mount's and ours: calls in progress (or a front end's
+     * references). Only a forced unmount goes on. */
+    if (mode == VFS_UMOUNT_NORMAL && refs > 2) {
+        rc = vfs_detail(-EBUSY, "%s is in use", m->target);
+        goto unlock;
+    }
+    vfs_mount_unlink(ctx, m);
+unlock:
+    pthread_rwlock_unlock(&ctx->ns_lock);
+    if (rc < 0) {
+        vfs_sb_unpin(sb);
+        return rc;
+    }
 
-    int rc = 0;
-    vfs_sb_lock(sb);
-    if (sb->ops->sync && !(sb->flags & VFS_SB_RDONLY)) {
-        struct vfs_call c = {.op = UVFS_OP_SYNC};
-        VFS_DISPATCH(sb, rc, c, sb->ops->sync(sb));
+    /* Detached: no walk can reach the sb any more. A forced unmount aborts
+     * the calls in progress -- they may never return by themselves. */
+    if (mode != VFS_UMOUNT_NORMAL) {
+        vfs_cache_lock(sb);
+        int calls = sb->calls;
+        vfs_cache_unlock(sb);
+        if (calls > 0) {
+            vfs_sb_abort(sb);
+            vfs_log(UVFS_LOG_WARN, "%s: forced unmount: %d operation%s in progress aborted (EIO)",
+                    m->target, calls, calls == 1 ? "" : "s");
+        }
+        int r = vfs_files_close_sb(ctx, sb);
+        if (r < 0 && !sb->dead) rc = r;
     }
-    vfs_sb_unlock(sb);
-    vfs_sb_shutdown(sb);
-    struct blk_dev *dev = sb->dev;
-    vfs_sb_destroy(sb);
-    int rc2 = sb->ops->put_super(sb);
-    if (rc == 0) rc = rc2;
-    if (dev) {
-        if (rc == 0 && !(m->flags & UVFS_MOUNT_RDONLY)) rc = blk_flush(dev);
-        blk_put(dev);
+    /* Drop the mount's pin; if ours is then the last, tear down here and
+     * report, else the last user's unpin does it. */
+    vfs_cache_lock(sb);
+    int last = --sb->refs == 1;
+    if (last) sb->refs = 0;
+    int dead = sb->dead;
+    vfs_cache_unlock(sb);
+    if (!last && mode == VFS_UMOUNT_TEARDOWN && !dead) {
+        /* uvfs_free: whatever still holds references is gone with the
+         * context (as before: the vnodes left are reported). */
+        vfs_cache_lock(sb);
+        sb->refs = 0;
+        vfs_cache_unlock(sb);
+        last = 1;
     }
-    if (m->covered) {
-        struct vfs_vnode *cov = m->covered;
-        vfs_sb_lock(cov->sb);
-        cov->sb->active--;
-        vfs_sb_unlock(cov->sb);
-        int still = 0;
-        for (struct vfs_mount *o = ctx->mounts; o; o = o->next)
-            if (o != m && o->covered == cov) still = 1;
-        vfs_sb_lock(cov->sb);
-        if (!still) cov->vflags &= ~VFS_VN_MOUNTED;
-        vfs_vnode_put(cov);
-        vfs_sb_unlock(cov->sb);
+    if (last) {
+        int r = vfs_sb_teardown(sb, 1);
+        if (rc == 0) rc = r;
+    } else {
+        vfs_sb_unpin(sb);
     }
-    struct vfs_mount **pp = &ctx->mounts;
-    while (*pp != m) pp = &(*pp)->next;
-    *pp = m->next;
-    vfs_mount_free(m);
     return rc;
 }
 
@@ -434,17 +567,18 @@ int uvfs_free(struct uvfs *ctx)
 {
     if (!ctx) return 0;
     vfs_detail_clear();
-    vfs_files_close_all(ctx);
-    int rc = 0;
-    pthread_rwlock_wrlock(&ctx->ns_lock);
+    int rc = vfs_files_close_all(ctx);
     /* Newest first, so children go before parents. */
-    while (ctx->mounts) {
+    for (;;) {
+        pthread_rwlock_rdlock(&ctx->ns_lock);
         struct vfs_mount *last = ctx->mounts;
-        while (last->next) last = last->next;
-        int r = vfs_umount_locked(ctx, last, VFS_UMOUNT_TEARDOWN);
+        while (last && last->next) last = last->next;
+        if (last) vfs_sb_pin(last->sb);
+        pthread_rwlock_unlock(&ctx->ns_lock);
+        if (!last) break;
+        int r = vfs_umount(ctx, last, VFS_UMOUNT_TEARDOWN);
         if (r < 0 && rc == 0) rc = r;
     }
-    pthread_rwlock_unlock(&ctx->ns_lock);
     pthread_rwlock_destroy(&ctx->ns_lock);
     pthread_mutex_destroy(&ctx->fd_lock);
     free(ctx->fds);
@@ -460,13 +594,10 @@ int uvfs_mount(struct uvfs *ctx, const char *source, const char *target, const c
     if (!target) return -EINVAL;
     if (flags & ~UVFS_MOUNT_RDONLY) return -EINVAL;
     struct vfs_mount *m;
-    pthread_rwlock_wrlock(&ctx->ns_lock);
-    int rc = vfs_mount_locked(ctx, source, target, fstype, flags, options, &m);
-    pthread_rwlock_unlock(&ctx->ns_lock);
-    return rc;
+    return vfs_mount_do(ctx, source, target, fstype, flags, options, &m);
 }
 
-/* The mount whose root TARGET names (ns_lock held). */
+/* The mount whose root TARGET names, its sb pinned (vfs_sb_unpin). */
 static int vfs_mount_at(struct uvfs *ctx, const char *target, struct vfs_mount **out)
 {
     struct vfs_walk w;
@@ -474,6 +605,7 @@ static int vfs_mount_at(struct uvfs *ctx, const char *target, struct vfs_mount *
     if (rc < 0) return rc;
     struct vfs_sb *sb = w.vn->sb;
     int isroot = w.vn == sb->root;
+    if (isroot) vfs_sb_pin(sb);
     vfs_walk_done(&w);
     if (!isroot) return vfs_detail(-EINVAL, "%s is not a mount point", target);
     *out = sb->mount;
@@ -484,13 +616,13 @@ int uvfs_umount(struct uvfs *ctx, const char *target, unsigned flags)
 {
     vfs_detail_clear();
     struct vfs_mount *m;
-    pthread_rwlock_wrlock(&ctx->ns_lock);
     int rc = vfs_mount_at(ctx, target, &m);
-    if (rc == 0 && m == ctx->rootmnt) rc = vfs_detail(-EBUSY, "the namespace root cannot be unmounted");
-    if (rc == 0)
-        rc = vfs_umount_locked(ctx, m, (flags & UVFS_UMOUNT_FORCE) ? VFS_UMOUNT_FORCE : VFS_UMOUNT_NORMAL);
-    pthread_rwlock_unlock(&ctx->ns_lock);
-    return rc;
+    if (rc < 0) return rc;
+    if (m == ctx->rootmnt) {
+        vfs_sb_unpin(m->sb);
+        return vfs_detail(-EBUSY, "the namespace root cannot be unmounted");
+    }
+    return vfs_umount(ctx, m, (flags & UVFS_UMOUNT_FORCE) ? VFS_UMOUNT_FORCE : VFS_UMOUNT_NORMAL);
 }
 
 int uvfs_mounts(struct uvfs *ctx, struct uvfs_mountinfo **out, size_t *count)
@@ -532,26 +664,29 @@ void uvfs_mounts_free(struct uvfs_mountinfo *list, size_t count)
     free(list);
 }
 
-/* Run FN on the sb mounted at TARGET with its lock held. */
+/* Run FN on the sb mounted at TARGET with its cache lock held (so it works
+ * on a mount whose driver is busy or hung). */
 static int vfs_with_mount(struct uvfs *ctx, const char *target,
                           int (*fn)(struct vfs_sb *sb, void *arg), void *arg)
 {
     vfs_detail_clear();
     struct vfs_mount *m;
-    pthread_rwlock_rdlock(&ctx->ns_lock);
     int rc = vfs_mount_at(ctx, target, &m);
     if (rc == 0) {
-        vfs_sb_lock(m->sb);
-        rc = fn(m->sb, arg);
-        vfs_sb_unlock(m->sb);
+        struct vfs_sb *sb = m->sb;
+        vfs_cache_lock(sb);
+        rc = fn(sb, arg);
+        vfs_cache_unlock(sb);
+        vfs_sb_unpin(sb);
     }
-    pthread_rwlock_unlock(&ctx->ns_lock);
     return rc;
 }
 
 static int vfs_get_counters(struct vfs_sb *sb, void *arg)
 {
-    *(struct uvfs_counters *)arg = sb->counters;
+    struct uvfs_counters *k = arg;
+    *k = sb->counters;
+    k->inflight = (uint64_t)sb->calls;
     return 0;
 }
 
@@ -585,32 +720,40 @@ int uvfs_trace(struct uvfs *ctx, const char *target, const char *file)
     return vfs_with_mount(ctx, target, vfs_set_trace, &a);
 }
 
-struct vfs_fault_arg {
-    uint64_t mask, nth;
-    int err, persist;
-};
-
 static int vfs_set_fault(struct vfs_sb *sb, void *arg)
 {
-    struct vfs_fault_arg *a = arg;
+    const struct uvfs_fault_spec *a = arg;
     if (!a->nth) {
         vfs_shim_remove(sb, &vfs_fault_shim_ops);
         return 0;
     }
     struct vfs_shim *s;
-    int rc = vfs_shim_fault_new(a->mask, a->nth, a->err, a->persist, &s);
+    int rc = vfs_shim_fault_new(a->opmask, a->nth, a->kind, a->err, a->delay_ms, a->persist, &s);
     if (rc < 0) return rc;
     vfs_shim_push(sb, s, 1);
     return 0;
 }
 
+int uvfs_fault2(struct uvfs *ctx, const char *target, const struct uvfs_fault_spec *spec)
+{
+    if (!spec) return -EINVAL;
+    struct uvfs_fault_spec a = *spec;
+    if (a.err < 0) a.err = -a.err;
+    if (a.nth) {
+        if (a.kind == UVFS_FAULT_FAIL && a.err == 0) return -EINVAL;
+        if (a.kind == UVFS_FAULT_DELAY && a.delay_ms == 0) return -EINVAL;
+        if (a.kind != UVFS_FAULT_FAIL && a.kind != UVFS_FAULT_DELAY && a.kind != UVFS_FAULT_HANG)
+            return -EINVAL;
+    }
+    return vfs_with_mount(ctx, target, vfs_set_fault, &a);
+}
+
 int uvfs_fault(struct uvfs *ctx, const char *target, uint64_t opmask, uint64_t nth, int err,
                int persist)
 {
-    if (err < 0) err = -err;
-    if (nth && err == 0) return -EINVAL;
-    struct vfs_fault_arg a = {opmask, nth, err, persist};
-    return vfs_with_mount(ctx, target, vfs_set_fault, &a);
+    struct uvfs_fault_spec a = {.opmask = opmask, .nth = nth, .kind = UVFS_FAULT_FAIL,
+                                .err = err, .persist = persist};
+    return uvfs_fault2(ctx, target, &a);
 }
 
 static int vfs_set_ro(struct vfs_sb *sb, void *arg)

@@ -1,13 +1,17 @@
 /*
  * sb.c — superblocks as the core sees them: initialisation and teardown, the
- * vnode cache (vfs_iget / vfs_vnode_put: one live vnode per inode number, kept
- * while referenced), and the dispatch of every driver call through the
- * per-mount counters and shims.
+ * gate that serialises (or, for VFS_SB_THREADSAFE drivers, shares) the calls
+ * into the driver and that a forced unmount opens with -EIO, the pins that
+ * keep an sb alive while anyone holds a reference into it, the vnode cache
+ * (vfs_iget / vfs_vnode_put: one live vnode per inode number, kept while
+ * referenced), and the dispatch of every driver call through the per-mount
+ * counters and shims (including the waits of delay / hang faults).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "blk.h"
 #include "core.h"
@@ -21,6 +25,16 @@ int vfs_sb_init(struct vfs_sb *sb, const struct vfs_ops *ops, const struct vfs_f
     sb->flags = flags;
     sb->vnode_size = vnode_size;
     if (!sb->blksize) sb->blksize = 4096;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&sb->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&sb->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
     sb->vhash_size = 256;
     sb->vhash = calloc(sb->vhash_size, sizeof *sb->vhash);
     if (!sb->vhash) return -ENOMEM;
@@ -29,11 +43,6 @@ int vfs_sb_init(struct vfs_sb *sb, const struct vfs_ops *ops, const struct vfs_f
         sb->vhash = NULL;
         return -ENOMEM;
     }
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-    pthread_mutex_init(&sb->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
     return 0;
 }
 
@@ -44,7 +53,94 @@ void vfs_sb_destroy(struct vfs_sb *sb)
     free(sb->vhash);
     sb->vhash = NULL;
     pthread_mutex_destroy(&sb->lock);
+    pthread_cond_destroy(&sb->cond);
 }
+
+/* ---- the gate and the pins ----------------------------------------------------- */
+
+static const char *vfs_sb_name(const struct vfs_sb *sb)
+{
+    return sb->mount && sb->mount->target ? sb->mount->target : "?";
+}
+
+int vfs_sb_enter(struct vfs_sb *sb, int mode)
+{
+    int excl = mode == VFS_GATE_EXCL || !(sb->flags & VFS_SB_THREADSAFE), rc = 0;
+    vfs_cache_lock(sb);
+    sb->calls++;
+    if (excl) {
+        sb->gate_wexcl++;
+        while (!sb->dead && (sb->gate_excl || sb->gate_shared))
+            pthread_cond_wait(&sb->cond, &sb->lock);
+        sb->gate_wexcl--;
+    } else {
+        while (!sb->dead && (sb->gate_excl || sb->gate_wexcl))
+            pthread_cond_wait(&sb->cond, &sb->lock);
+    }
+    if (sb->dead) {
+        sb->calls--;
+        rc = -EIO;
+    } else if (excl) {
+        sb->gate_excl = 1;
+    } else {
+        sb->gate_shared++;
+    }
+    vfs_cache_unlock(sb);
+    if (rc < 0) vfs_detail(rc, "%s was aborted by a forced unmount", vfs_sb_name(sb));
+    return rc;
+}
+
+void vfs_sb_leave(struct vfs_sb *sb, int mode)
+{
+    int excl = mode == VFS_GATE_EXCL || !(sb->flags & VFS_SB_THREADSAFE);
+    vfs_cache_lock(sb);
+    if (excl)
+        sb->gate_excl = 0;
+    else
+        sb->gate_shared--;
+    if (--sb->calls > 0) pthread_cond_broadcast(&sb->cond);
+    vfs_cache_unlock(sb);
+}
+
+int vfs_sb_abort(struct vfs_sb *sb)
+{
+    vfs_cache_lock(sb);
+    int n = sb->calls, already = sb->dead;
+    sb->dead = 1;
+    pthread_cond_broadcast(&sb->cond);
+    vfs_cache_unlock(sb);
+    if (!already && sb->ops->abort) sb->ops->abort(sb);
+    return n;
+}
+
+void vfs_sb_pin(struct vfs_sb *sb)
+{
+    vfs_cache_lock(sb);
+    sb->refs++;
+    vfs_cache_unlock(sb);
+}
+
+void vfs_sb_unpin(struct vfs_sb *sb)
+{
+    vfs_cache_lock(sb);
+    int last = --sb->refs == 0;
+    vfs_cache_unlock(sb);
+    if (last) {
+        int rc = vfs_sb_teardown(sb, 1);
+        if (rc < 0) vfs_log(UVFS_LOG_WARN, "unmounted filesystem: %s", uvfs_strerror(rc));
+    }
+}
+
+int vfs_sb_take_evict_err(struct vfs_sb *sb)
+{
+    vfs_cache_lock(sb);
+    int e = sb->evict_err;
+    sb->evict_err = 0;
+    vfs_cache_unlock(sb);
+    return e;
+}
+
+/* ---- the vnode cache ------------------------------------------------------------ */
 
 static size_t vfs_vhash_slot(const struct vfs_sb *sb, uint64_t ino)
 {
@@ -75,16 +171,22 @@ static void vfs_vhash_grow(struct vfs_sb *sb)
 
 int vfs_iget(struct vfs_sb *sb, uint64_t ino, struct vfs_vnode **out)
 {
+    int rc = 1;
+    vfs_cache_lock(sb);
     size_t s = vfs_vhash_slot(sb, ino);
-    for (struct vfs_vnode *vn = sb->vhash[s]; vn; vn = vn->hnext) {
+    struct vfs_vnode *vn;
+    for (vn = sb->vhash[s]; vn; vn = vn->hnext) {
         if (vn->ino == ino) {
             vn->refcount++;
-            *out = vn;
-            return 0;
+            rc = 0;
+            goto out;
         }
     }
-    struct vfs_vnode *vn = calloc(1, sb->vnode_size);
-    if (!vn) return -ENOMEM;
+    vn = calloc(1, sb->vnode_size);
+    if (!vn) {
+        rc = -ENOMEM;
+        goto out;
+    }
     vn->sb = sb;
     vn->ino = ino;
     vn->refcount = 1;
@@ -92,8 +194,10 @@ int vfs_iget(struct vfs_sb *sb, uint64_t ino, struct vfs_vnode **out)
     vn->hnext = sb->vhash[s];
     sb->vhash[s] = vn;
     if (++sb->nvnodes > sb->vhash_size) vfs_vhash_grow(sb);
-    *out = vn;
-    return 1;
+out:
+    vfs_cache_unlock(sb);
+    if (rc >= 0) *out = vn;
+    return rc;
 }
 
 static void vfs_vhash_remove(struct vfs_vnode *vn)
@@ -111,47 +215,113 @@ static void vfs_vhash_remove(struct vfs_vnode *vn)
 
 void vfs_iget_failed(struct vfs_vnode *vn)
 {
+    vfs_cache_lock(vn->sb);
     vfs_vhash_remove(vn);
+    vfs_cache_unlock(vn->sb);
     free(vn);
 }
 
-void vfs_vnode_get(struct vfs_vnode *vn) { vn->refcount++; }
+void vfs_vnode_unref_locked(struct vfs_vnode *vn, struct vfs_vnode **reap)
+{
+    if (!vn || --vn->refcount > 0) return;
+    vfs_vhash_remove(vn);
+    vn->hnext = *reap; /* unhashed: the chain pointer is free */
+    *reap = vn;
+}
+
+void vfs_vnode_reap(struct vfs_vnode *list)
+{
+    while (list) {
+        struct vfs_vnode *vn = list;
+        struct vfs_sb *sb = vn->sb;
+        list = vn->hnext;
+        int rc = sb->ops->evict ? sb->ops->evict(vn) : 0;
+        if (rc < 0) {
+            vfs_log(UVFS_LOG_WARN, "%s: inode %llu: %s%s%s", vfs_sb_name(sb),
+                    (unsigned long long)vn->ino, uvfs_strerror(rc),
+                    uvfs_errdetail()[0] ? ": " : "", uvfs_errdetail());
+            vfs_cache_lock(sb);
+            if (!sb->evict_err) sb->evict_err = rc;
+            vfs_cache_unlock(sb);
+        }
+        free(vn);
+    }
+}
+
+void vfs_vnode_get(struct vfs_vnode *vn)
+{
+    vfs_cache_lock(vn->sb);
+    vn->refcount++;
+    vfs_cache_unlock(vn->sb);
+}
 
 void vfs_vnode_put(struct vfs_vnode *vn)
 {
     if (!vn) return;
-    if (--vn->refcount > 0) return;
-    struct vfs_sb *sb = vn->sb;
-    vfs_vhash_remove(vn);
-    if (sb->ops->evict) sb->ops->evict(vn);
-    free(vn);
+    struct vfs_vnode *reap = NULL;
+    vfs_cache_lock(vn->sb);
+    vfs_vnode_unref_locked(vn, &reap);
+    vfs_cache_unlock(vn->sb);
+    vfs_vnode_reap(reap);
 }
 
 void vfs_vnode_get_unlocked(struct vfs_vnode *vn)
 {
-    vfs_sb_lock(vn->sb);
+    vfs_cache_lock(vn->sb);
     vn->refcount++;
-    vfs_sb_unlock(vn->sb);
+    vn->sb->refs++;
+    vfs_cache_unlock(vn->sb);
+}
+
+void vfs_vnode_export(struct vfs_vnode *vn)
+{
+    if (vn) vfs_sb_pin(vn->sb);
 }
 
 void vfs_vnode_put_unlocked(struct vfs_vnode *vn)
 {
     if (!vn) return;
     struct vfs_sb *sb = vn->sb;
-    vfs_sb_lock(sb);
-    vfs_vnode_put(vn);
-    vfs_sb_unlock(sb);
+    vfs_cache_lock(sb);
+    /* Not the last reference: no evict, no gate. On an aborted sb a vnode
+     * left at 0 stays hashed; the teardown evicts it. */
+    int done = vn->refcount > 1 || sb->dead;
+    if (done) vn->refcount--;
+    vfs_cache_unlock(sb);
+    if (!done) {
+        if (vfs_sb_enter(sb, VFS_GATE_SHARED) == 0) {
+            vfs_vnode_put(vn);
+            vfs_sb_leave(sb, VFS_GATE_SHARED);
+        } else {
+            vfs_cache_lock(sb);
+            vn->refcount--;
+            vfs_cache_unlock(sb);
+        }
+    }
+    vfs_sb_unpin(sb);
 }
 
 int vfs_sb_shutdown(struct vfs_sb *sb)
 {
-    vfs_sb_lock(sb);
     vfs_dcache_prune(sb);
-    struct vfs_vnode *root = sb->root;
+    struct vfs_vnode *root = sb->root, *reap = NULL;
     sb->root = NULL;
     vfs_vnode_put(root);
+    /* Vnodes an aborted sb left unreferenced (vfs_vnode_put_unlocked). */
+    vfs_cache_lock(sb);
+    for (size_t i = 0; i < sb->vhash_size; i++) {
+        struct vfs_vnode *vn = sb->vhash[i], *next;
+        for (; vn; vn = next) {
+            next = vn->hnext;
+            if (vn->refcount == 0) {
+                vn->refcount = 1;
+                vfs_vnode_unref_locked(vn, &reap);
+            }
+        }
+    }
     size_t left = sb->nvnodes;
-    vfs_sb_unlock(sb);
+    vfs_cache_unlock(sb);
+    vfs_vnode_reap(reap);
     if (left) vfs_log(UVFS_LOG_WARN, "%zu vnodes still referenced at unmount", left);
     return 0;
 }
@@ -173,19 +343,41 @@ int vfs_op_mutates(enum uvfs_op op)
 int vfs_call_pre(struct vfs_sb *sb, struct vfs_call *c)
 {
     if ((sb->flags & VFS_SB_RDONLY) && vfs_op_mutates(c->op)) return -EROFS;
-    c->t0 = vfs_mono_ns();
-    for (struct vfs_shim *s = sb->shims; s; s = s->next) {
-        if (!s->ops->pre) continue;
-        int rc = s->ops->pre(s, sb, c);
-        if (rc < 0) return rc;
+    int rc = 0, aborted = 0;
+    vfs_cache_lock(sb);
+    if (sb->dead) {
+        rc = -EIO; /* not a driver call: t0 stays 0, post counts nothing */
+        aborted = 1;
+        goto out;
     }
-    return 0;
+    c->t0 = vfs_mono_ns();
+    c->wait_ns = 0;
+    for (struct vfs_shim *s = sb->shims; s && rc == 0; s = s->next)
+        if (s->ops->pre) rc = s->ops->pre(s, sb, c);
+    if (rc == 0 && c->wait_ns) {
+        /* A delay or hang fault: wait, without the cache lock, until the
+         * time is up or the sb is aborted. */
+        uint64_t end = c->wait_ns == VFS_WAIT_HANG ? 0 : vfs_mono_ns() + c->wait_ns;
+        struct timespec dl = {(time_t)(end / 1000000000u), (long)(end % 1000000000u)};
+        while (!sb->dead) {
+            if (!end)
+                pthread_cond_wait(&sb->cond, &sb->lock);
+            else if (pthread_cond_timedwait(&sb->cond, &sb->lock, &dl) == ETIMEDOUT)
+                break;
+        }
+        if (sb->dead) rc = -EIO, aborted = 1;
+    }
+out:
+    vfs_cache_unlock(sb);
+    if (aborted) vfs_detail(rc, "%s was aborted by a forced unmount", vfs_sb_name(sb));
+    return rc;
 }
 
 void vfs_call_post(struct vfs_sb *sb, struct vfs_call *c, long long rc)
 {
-    if (!c->t0) return; /* refused before the call (read-only) */
+    if (!c->t0) return; /* refused before the call (read-only, aborted) */
     uint64_t ns = vfs_mono_ns() - c->t0;
+    vfs_cache_lock(sb);
     struct uvfs_counters *k = &sb->counters;
     k->calls[c->op]++;
     k->nsec[c->op] += ns;
@@ -197,6 +389,7 @@ void vfs_call_post(struct vfs_sb *sb, struct vfs_call *c, long long rc)
         k->bytes_written += (uint64_t)rc;
     for (struct vfs_shim *s = sb->shims; s; s = s->next)
         if (s->ops->post) s->ops->post(s, sb, c, rc, ns);
+    vfs_cache_unlock(sb);
 }
 
 int vfs_getattr_locked(struct vfs_vnode *vn, struct uvfs_stat *st)
@@ -215,9 +408,10 @@ int vfs_getattr_locked(struct vfs_vnode *vn, struct uvfs_stat *st)
 
 int vfs_getattr(struct vfs_vnode *vn, struct uvfs_stat *st)
 {
-    vfs_sb_lock(vn->sb);
-    int rc = vfs_getattr_locked(vn, st);
-    vfs_sb_unlock(vn->sb);
+    int rc = vfs_sb_enter(vn->sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
+    rc = vfs_getattr_locked(vn, st);
+    vfs_sb_leave(vn->sb, VFS_GATE_SHARED);
     return rc;
 }
 

@@ -37,14 +37,18 @@ void vfs_cross_down(struct uvfs *ctx, struct vfs_vnode **vnp)
 {
     for (;;) {
         struct vfs_vnode *vn = *vnp;
-        vfs_sb_lock(vn->sb);
+        vfs_cache_lock(vn->sb);
         int mounted = (vn->vflags & VFS_VN_MOUNTED) != 0;
-        vfs_sb_unlock(vn->sb);
+        vfs_cache_unlock(vn->sb);
         if (!mounted) return;
+        /* The mount table is read only here, briefly: the mounted sb is
+         * pinned by the reference to its root before the lock goes. */
+        pthread_rwlock_rdlock(&ctx->ns_lock);
         struct vfs_mount *m = vfs_mount_find_covering(ctx, vn);
-        if (!m) return;
-        struct vfs_vnode *root = m->sb->root;
-        vfs_vnode_get_unlocked(root);
+        struct vfs_vnode *root = m ? m->sb->root : NULL;
+        if (root) vfs_vnode_get_unlocked(root);
+        pthread_rwlock_unlock(&ctx->ns_lock);
+        if (!root) return;
         vfs_vnode_put_unlocked(vn);
         *vnp = root;
     }
@@ -69,9 +73,12 @@ int vfs_lookup_locked(struct vfs_vnode *dir, const char *name, struct vfs_vnode 
 
 int vfs_lookup(struct vfs_vnode *dir, const char *name, struct vfs_vnode **out)
 {
-    vfs_sb_lock(dir->sb);
-    int rc = vfs_lookup_locked(dir, name, out);
-    vfs_sb_unlock(dir->sb);
+    *out = NULL;
+    int rc = vfs_sb_enter(dir->sb, VFS_GATE_SHARED);
+    if (rc < 0) return rc;
+    rc = vfs_lookup_locked(dir, name, out);
+    vfs_sb_leave(dir->sb, VFS_GATE_SHARED);
+    if (rc == 0) vfs_vnode_export(*out);
     return rc;
 }
 

@@ -10,10 +10,24 @@
  * embedded first in the driver's inode struct, sb->vnode_size bytes in all)
  * are allocated by the core's vnode cache through vfs_iget().
  *
- * Locking: the core holds sb->lock around every call into a driver's ops, so
- * a driver never sees two calls at once on one superblock and needs no locks
- * of its own. Drivers may call vfs_iget / vfs_vnode_put / vfs_iget_failed
- * only from inside an op (with the lock held).
+ * Locking and lifetime. The core calls a driver's ops from many threads; a
+ * driver that does not set VFS_SB_THREADSAFE is still called for one op at a
+ * time per superblock (the core's per-sb gate, held across the call), so it
+ * needs no locks of its own (libext2fs is not thread-safe). A driver that
+ * sets VFS_SB_THREADSAFE is called concurrently for reads, writes, attribute
+ * and xattr calls, lookups, readdir, open/release, fsync, statfs, sync and
+ * evict; the calls that change names (mknod, mkdir, symlink, link, unlink,
+ * rmdir, rename) and O_APPEND writes still run alone, so the core's checks
+ * and its dentry cache stay exact. No core lock is held across any driver
+ * call: vfs_iget / vfs_vnode_get / vfs_vnode_put / vfs_iget_failed take the
+ * sb's cache lock themselves, and may be called only from inside an op (the
+ * core has entered the sb).
+ * A superblock lives while it is mounted or anyone holds a reference into it
+ * (a walk, an open file, a call in flight), so an unmount never frees it under
+ * a caller. A forced unmount calls the optional abort op (see vfs_ops) when
+ * calls are in progress; from then on every new call fails with -EIO before
+ * it reaches the driver, and the sb is torn down (put_super) when the last
+ * caller has left.
  *
  * What the core does so drivers need not (drivers may rely on it):
  *  - names are 1..255 bytes, contain no '/', and are never "." (".." is passed
@@ -52,6 +66,7 @@ struct vfs_vnode;
 struct vfs_dentry;
 struct vfs_shim;
 struct vfs_mount;
+struct vfs_orphan;
 
 /* Intrusive doubly linked list. */
 struct vfs_list {
@@ -98,8 +113,17 @@ struct vfs_ops {
     int (*sync)(struct vfs_sb *sb);
     int (*statfs)(struct vfs_sb *sb, struct uvfs_statvfs *st);
     /* The last reference to VN is gone: free the driver's state for it, and
-     * the inode itself if its link count is 0. The core frees the memory. */
-    void (*evict)(struct vfs_vnode *vn);
+     * the inode itself if its link count is 0. The core frees the memory
+     * either way; an error (the inode could not be freed or written back) is
+     * logged and returned by the next sync or unmount of the sb. */
+    int (*evict)(struct vfs_vnode *vn);
+    /* Optional. A forced unmount found calls in progress: make every call
+     * blocked in the driver return soon (-EIO) and every later one fail, e.g.
+     * shut a connection down. Called once, from another thread, while calls
+     * may be running (the gate is NOT held): it must be safe against them.
+     * The sb is not freed before those calls have returned; put_super follows
+     * when the last one has, and must not wait for a server that is gone. */
+    void (*abort)(struct vfs_sb *sb);
 
     /* ---- vnodes ---- */
     /* Find NAME in DIR: *out is a reference from vfs_iget(). -ENOENT if none. */
@@ -148,6 +172,9 @@ struct vfs_ops {
                                 cache keeps no negative entries, and a rename that
                                 only changes a name's case reaches the driver
                                 with TARGET == SRC */
+#define VFS_SB_THREADSAFE 0x8u /* the driver's ops may run concurrently (see the
+                                header comment): the core's gate lets calls
+                                that change no names in together */
 
 struct vfs_sb {
     const struct vfs_ops *ops;
@@ -159,7 +186,22 @@ struct vfs_sb {
     struct vfs_vnode *root; /* a reference, set by the driver's mount */
     uint32_t blksize;       /* preferred I/O size for st_blksize */
     /* --- core private below (set up by vfs_sb_init) --- */
-    pthread_mutex_t lock;   /* serialises every op on this sb */
+    /* The cache lock: the vnode hash and refcounts, the dentries, counters,
+     * shims, the gate and the pins below. Held only for short stretches, never
+     * across a driver call (shims' hooks run under it; a delay or hang waits
+     * on COND, releasing it). */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;    /* the gate opens, a pin drops, the sb is aborted */
+    int gate_excl;          /* an exclusive holder is inside; protected by lock */
+    int gate_shared;        /* shared holders inside (VFS_SB_THREADSAFE) */
+    int gate_wexcl;         /* exclusive entries waiting (they go first) */
+    int calls;              /* operations entered, waiting or inside */
+    int refs;               /* pins: 1 while mounted, 1 per reference held
+                               outside the sb (walks, files, mounts on it) */
+    int dead;               /* aborted by a forced unmount: calls fail -EIO */
+    int evict_err;          /* first evict error not yet reported */
+    struct vfs_orphan *orphans; /* files closed after the abort: released at
+                                   teardown */
     uint64_t dev_id;        /* st_dev: mount id */
     struct vfs_vnode **vhash; /* protected by lock */
     size_t vhash_size, nvnodes;
@@ -215,12 +257,13 @@ void vfs_sb_destroy(struct vfs_sb *sb);
 /* Vnode cache. Look INO up in SB's cache: returns 0 and a new reference to the
  * cached vnode, or 1 and a new zeroed vnode (vnode_size bytes, sb, ino set,
  * refcount 1) that the caller must fill in (at least mode) -- or, if it cannot,
- * hand back with vfs_iget_failed() --, or -ENOMEM. Needs sb->lock held. */
+ * hand back with vfs_iget_failed() --, or -ENOMEM. From inside an op only
+ * (takes sb->lock itself, as do the three below). */
 int vfs_iget(struct vfs_sb *sb, uint64_t ino, struct vfs_vnode **out);
 void vfs_iget_failed(struct vfs_vnode *vn);
-/* Drop a reference (sb->lock held); the last one evicts the vnode. */
+/* Drop a reference; the last one evicts the vnode (calls the driver's evict). */
 void vfs_vnode_put(struct vfs_vnode *vn);
-/* Take another reference (sb->lock held). */
+/* Take another reference. */
 void vfs_vnode_get(struct vfs_vnode *vn);
 
 /* Map the type bits of a mode to a DT_* value. */

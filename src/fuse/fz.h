@@ -3,8 +3,8 @@
  * served to the kernel through the libfuse3 low-level API.
  *
  * The front end speaks in inodes, so it calls the core's vnode-level
- * operations (core/ll.h: vfs_ll_lookup, vfs_make, vfs_open_vn, ...) under the
- * namespace read lock, never the path calls, and never a driver directly.
+ * operations (core/ll.h: vfs_ll_lookup, vfs_make, vfs_open_vn, ...) with no
+ * lock held, never the path calls, and never a driver directly.
  * libfuse is used only inside src/fuse; callers (the `uvfs mount` command)
  * see this header only.
  *

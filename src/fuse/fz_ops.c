@@ -5,8 +5,9 @@
  * files (open, create, read, write, flush, release, fsync), directories
  * (opendir, readdir, readdirplus, releasedir), statfs and xattrs.
  *
- * Every operation runs under the namespace read lock and calls the core's
- * vnode-level functions (core/ll.h), so the core's checks and caches apply
+ * Every operation calls the core's vnode-level functions (core/ll.h) with no
+ * lock held (the node's vnode reference keeps its mount alive), so the
+ * core's checks and caches apply
  * exactly as for the path calls. Errors are translated once, in
  * fz_reply_err(). Convention inside an op: rc < 0 means "not replied yet,
  * reply this error"; rc >= 0 means the reply has been sent.
@@ -27,10 +28,8 @@
 #define FZ_RD_MAX_ENTRIES 4096     /* directory entries gathered per readdir call */
 #define FZ_INO_BITS 48
 
-#define FZ_BEGIN(fs)        \
-    vfs_detail_clear();     \
-    vfs_ns_rdlock((fs)->ctx)
-#define FZ_END(fs) vfs_ns_unlock((fs)->ctx)
+#define FZ_BEGIN(fs) vfs_detail_clear()
+#define FZ_END(fs) ((void)(fs))
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -1088,10 +1087,8 @@ int fz_fs_init(struct fz_fs *fs, struct uvfs *ctx, double timeout, int debug)
     pthread_mutex_init(&fs->lock, NULL);
     fs->files.next = fs->files.prev = &fs->files;
     fs->dirs.next = fs->dirs.prev = &fs->dirs;
-    vfs_ns_rdlock(ctx);
     fs->root.vn = vfs_ns_root(ctx);
     fs->rootsb = fs->root.vn->sb;
-    vfs_ns_unlock(ctx);
     fs->root.nlookup = 1;
     return 0;
 }
@@ -1099,7 +1096,6 @@ int fz_fs_init(struct fz_fs *fs, struct uvfs *ctx, double timeout, int debug)
 void fz_fs_release(struct fz_fs *fs)
 {
     size_t nfiles = 0, ndirs = 0;
-    vfs_ns_rdlock(fs->ctx);
     while (fs->files.next != &fs->files) {
         fz_file_close(fs, fs->files.next);
         nfiles++;
@@ -1121,7 +1117,6 @@ void fz_fs_release(struct fz_fs *fs)
         }
     }
     vfs_vnode_put_unlocked(fs->root.vn);
-    vfs_ns_unlock(fs->ctx);
     if (fs->debug && (nfiles || ndirs))
         fprintf(stderr, "uvfs: closed %zu files and %zu directories left open by the kernel\n",
                 nfiles, ndirs);

@@ -4,10 +4,13 @@
  * (which sees the result and the time spent), in the manner of SQLite's VFS
  * shims:
  *   trace  one line per call: mount, operation, arguments, result, latency;
- *   fault  fail the Nth matching call with an errno, once or from then on;
+ *   fault  fail the Nth matching call with an errno, delay it, or hang it
+ *          until the mount is aborted (a forced unmount) -- once or from then
+ *          on;
  *   ro     refuse every mutating operation with EROFS.
  * The op counters are kept for every mount by the core itself (sb.c).
- * All hooks run with sb->lock held.
+ * All hooks run with sb->lock held; a delay or hang is not waited here but
+ * asked of the core (vfs_call.wait_ns), which waits without the lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -137,20 +140,37 @@ struct vfs_fault_shim {
     struct vfs_shim base;
     uint64_t mask;
     uint64_t countdown; /* calls left before the first failure */
+    int kind;           /* UVFS_FAULT_* */
     int err;
+    unsigned delay_ms;
     int persist;
     int fired;
 };
 
-static int vfs_fault_pre(struct vfs_shim *s, struct vfs_sb *sb, const struct vfs_call *c)
+/* What a fault that hits does to call C. */
+static int vfs_fault_hit(const struct vfs_fault_shim *f, struct vfs_call *c)
+{
+    switch (f->kind) {
+    case UVFS_FAULT_DELAY:
+        c->wait_ns = (uint64_t)f->delay_ms * 1000000u;
+        return 0;
+    case UVFS_FAULT_HANG:
+        c->wait_ns = VFS_WAIT_HANG;
+        return 0;
+    default:
+        return -f->err;
+    }
+}
+
+static int vfs_fault_pre(struct vfs_shim *s, struct vfs_sb *sb, struct vfs_call *c)
 {
     struct vfs_fault_shim *f = (struct vfs_fault_shim *)s;
     (void)sb;
     if (!(f->mask & (1ull << c->op))) return 0;
-    if (f->fired) return f->persist ? -f->err : 0;
+    if (f->fired) return f->persist ? vfs_fault_hit(f, c) : 0;
     if (--f->countdown > 0) return 0;
     f->fired = 1;
-    return -f->err;
+    return vfs_fault_hit(f, c);
 }
 
 static void vfs_fault_destroy(struct vfs_shim *s) { free(s); }
@@ -161,15 +181,19 @@ const struct vfs_shim_ops vfs_fault_shim_ops = {
     .destroy = vfs_fault_destroy,
 };
 
-int vfs_shim_fault_new(uint64_t opmask, uint64_t nth, int err, int persist, struct vfs_shim **out)
+int vfs_shim_fault_new(uint64_t opmask, uint64_t nth, int kind, int err, unsigned delay_ms,
+                       int persist, struct vfs_shim **out)
 {
-    if (!nth || err <= 0) return -EINVAL;
+    if (!nth || (kind == UVFS_FAULT_FAIL && err <= 0) || (kind == UVFS_FAULT_DELAY && !delay_ms))
+        return -EINVAL;
     struct vfs_fault_shim *f = calloc(1, sizeof *f);
     if (!f) return -ENOMEM;
     f->base.ops = &vfs_fault_shim_ops;
     f->mask = opmask;
     f->countdown = nth;
+    f->kind = kind;
     f->err = err;
+    f->delay_ms = delay_ms;
     f->persist = persist;
     *out = &f->base;
     return 0;
@@ -177,7 +201,7 @@ int vfs_shim_fault_new(uint64_t opmask, uint64_t nth, int err, int persist, stru
 
 /* ---- read-only ---- */
 
-static int vfs_ro_pre(struct vfs_shim *s, struct vfs_sb *sb, const struct vfs_call *c)
+static int vfs_ro_pre(struct vfs_shim *s, struct vfs_sb *sb, struct vfs_call *c)
 {
     (void)s, (void)sb;
     return vfs_op_mutates(c->op) ? -EROFS : 0;

@@ -8,7 +8,8 @@
  * readdir, namespace changes), file.c (read, write, truncate, readlink),
  * xattr.c (extended attributes).
  *
- * Locking: the core holds sb->lock around every op, so nothing here locks;
+ * Locking: the core lets one op at a time into the sb (its gate; not
+ * VFS_SB_THREADSAFE), so nothing here locks;
  * libext2fs is only ever used by one thread per filesystem at a time.
  */
 #ifndef UVFS_EXT_H
@@ -130,7 +131,7 @@ void ext_inode_init(struct ext_sb *es, struct ext2_inode_large *in, uint32_t mod
                     uint32_t uid, uint32_t gid);
 int ext_getattr(struct vfs_vnode *vn, struct uvfs_stat *st);
 int ext_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa);
-void ext_evict(struct vfs_vnode *vn);
+int ext_evict(struct vfs_vnode *vn);
 /* Write a freshly allocated inode (the rest of the on-disk inode zeroed). */
 int ext_write_new_inode(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in);
 

@@ -272,18 +272,16 @@ int ext_inode_free(struct ext_sb *es, ext2_ino_t ino)
     return 0;
 }
 
-void ext_evict(struct vfs_vnode *vn)
+int ext_evict(struct vfs_vnode *vn)
 {
     struct ext_sb *es = ext_sbv(vn);
     struct ext_vnode *ev = ext_vn(vn);
     struct ext2_inode_large in;
 
     ext_dir_forget(ev);
-    if (!ev->unlinked || es->rdonly) return;
-    if (ext_read_inode(es, ext_ino(vn), &in) == 0 && in.i_links_count == 0) {
-        int rc = ext_inode_free(es, ext_ino(vn));
-        if (rc < 0)
-            vfs_log(UVFS_LOG_WARN, "ext: inode %u: could not free it: %s (%s)",
-                    ext_ino(vn), uvfs_strerror(rc), uvfs_errdetail());
-    }
+    if (!ev->unlinked || es->rdonly) return 0;
+    int rc = ext_read_inode(es, ext_ino(vn), &in);
+    if (rc == 0 && in.i_links_count == 0) rc = ext_inode_free(es, ext_ino(vn));
+    if (rc < 0) vfs_detail(rc, "ext: inode %u: could not free it", ext_ino(vn));
+    return rc;
 }

@@ -274,7 +274,7 @@ struct timespec fat_dos_to_time(uint16_t date, uint16_t time, uint16_t cs);
 void fat_inode_touch(struct fat_inode *fi);
 int fat_getattr(struct vfs_vnode *vn, struct uvfs_stat *st);
 int fat_setattr(struct vfs_vnode *vn, const struct vfs_setattr *sa);
-void fat_evict(struct vfs_vnode *vn);
+int fat_evict(struct vfs_vnode *vn);
 /* The cluster chain of FI (cached). */
 int fat_inode_chain(struct fat_sb *fs, struct fat_inode *fi);
 

@@ -357,14 +357,15 @@ void fat_dir_track(struct fat_sb *fs, struct fat_inode *d)
     d->dlisted = 1;
 }
 
-void fat_evict(struct vfs_vnode *vn)
+int fat_evict(struct vfs_vnode *vn)
 {
     struct fat_sb *fs = FAT_SB(vn->sb);
     struct fat_inode *fi = FAT_I(vn);
+    int rc = 0;
     if (fi->nlink == 0) {
         if (fi->start && !fs->rdonly) fat_free_chain(fs, fi->start);
     } else if (fi->dirty) {
-        fat_inode_write(fs, fi);
+        rc = fat_inode_write(fs, fi);
     }
     if (vn->ino != 1) {
         if (fi->pos) fat_phash_del(fs, fi);
@@ -381,6 +382,7 @@ void fat_evict(struct vfs_vnode *vn)
     fat_dir_index_drop(fi);
     fi->chain = NULL;
     fi->dbuf = NULL;
+    return rc;
 }
 
 /* ---- getattr / setattr ------------------------------------------------------ */

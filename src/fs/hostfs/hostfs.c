@@ -41,7 +41,8 @@
  * refreshes the vnode's path, and an operation that finds another inode under
  * the vnode's path returns -ESTALE.
  *
- * Locking: none of its own; the core serialises every op on a superblock.
+ * Locking: none of its own; the core serialises every op on a superblock
+ * (not VFS_SB_THREADSAFE).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -389,10 +390,11 @@ static int hostfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     return 0;
 }
 
-static void hostfs_evict(struct vfs_vnode *vn)
+static int hostfs_evict(struct vfs_vnode *vn)
 {
     free(HOSTFS_V(vn)->rel);
     HOSTFS_V(vn)->rel = NULL;
+    return 0;
 }
 
 /* ---- lookup and attributes ------------------------------------------------------ */

@@ -13,7 +13,8 @@
  * plus an array of entries in creation order; readdir cookies are creation
  * sequence numbers, so they stay valid while entries come and go.
  *
- * Locking: none of its own; the core serialises every op on a superblock.
+ * Locking: none of its own; the core serialises every op on a superblock
+ * (not VFS_SB_THREADSAFE).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -114,10 +115,16 @@ static int memfs_statfs(struct vfs_sb *sb, struct uvfs_statvfs *st)
     return 0;
 }
 
-static void memfs_evict(struct vfs_vnode *vn)
+/* Tests set this to an errno: evicting an unlinked inode then frees it and
+ * reports that error (how the core passes evict errors on is tested so). */
+int memfs_test_evict_err;
+
+static int memfs_evict(struct vfs_vnode *vn)
 {
     struct memfs_inode *ip = MEMFS_I(vn);
-    if (ip && ip->nlink == 0) memfs_inode_free(MEMFS_SB(vn->sb), ip);
+    if (!ip || ip->nlink != 0) return 0;
+    memfs_inode_free(MEMFS_SB(vn->sb), ip);
+    return memfs_test_evict_err ? vfs_detail(-memfs_test_evict_err, "memfs: test evict error") : 0;
 }
 
 /* ---- vnode ops ------------------------------------------------------------- */
