@@ -436,6 +436,8 @@ T_TEST(ext_fsops_falloc_errors)
         {0, INT64_MAX - 10, 100}, {0, (int64_t)1 << 45, 4096},
         {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 << 20, 4096},
         {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 50},
+        {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4000, 200}, /* across a block boundary */
+        {FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 12000, 300},
         {FALLOC_FL_ZERO_RANGE, 70000, 10},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -330,8 +330,10 @@ static int ext_fa_punch(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_lar
         }
         if (rc < 0) return rc;
     }
-    if (w0 >= w1) { /* within one block */
-        rc = ext_fa_zero_part(es, ino, in, off, end - off);
+    if (w0 >= w1) { /* no whole block: parts of one block, or of two */
+        uint64_t mid = (off / bs + 1) * bs;
+        rc = ext_fa_zero_part(es, ino, in, off, (end < mid ? end : mid) - off);
+        if (rc == 0 && end > mid) rc = ext_fa_zero_part(es, ino, in, mid, end - mid);
     } else {
         if (off < w0 * bs) rc = ext_fa_zero_part(es, ino, in, off, w0 * bs - off);
         if (rc == 0 && end > w1 * bs) rc = ext_fa_zero_part(es, ino, in, w1 * bs, end - w1 * bs);
