@@ -985,6 +985,9 @@ WORKLOADS = [
     ("W6b", "w6b", "W2 through `uvfs mount` (FUSE)", "files"),
     ("W7", "w7", "fsx-style operation mix through a mount", "ops"),
 ]
+# Workloads only some filesystems run (W7: its fallocate modes and the
+# fuse2fs peer are ext4's).
+WORKLOAD_FSS = {"W7": ("ext4",)}
 # W6 rows compare with W1/W2's kernel and floor.
 REF_WORKLOAD = {"W6a": "W1", "W6b": "W2"}
 READS = {"W1", "W2", "W5", "W6a", "W6b"}
@@ -1005,6 +1008,8 @@ def run_cells(env, fss, wl_filter, ct_filter):
             continue
         for wid, meth, title, unit in WORKLOADS:
             if wl_filter and wid not in wl_filter and wid[:2] not in wl_filter:
+                continue
+            if fs not in WORKLOAD_FSS.get(wid, (fs,)):
                 continue
             for c in CONTESTANTS:
                 if fs not in c.fss or not hasattr(c, meth):
