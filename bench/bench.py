@@ -9,6 +9,10 @@ Workloads (sizes depend on the mode; "full" is the issue's table):
   W4  write many small files, durable
   W5  launch: open the image, mount, list the root
   W6  W1 and W2 through `uvfs mount` (FUSE), when the CLI has it
+  W7  fsx-style operation mix on one file through a mount (ext4): writes,
+      reads checked against a model, truncates, fallocate (allocate,
+      KEEP_SIZE, PUNCH_HOLE: the modes all three have); the kernel, fuse2fs
+      and `uvfs mount` run the same seeded sequence (--fsx-ops)
 
 Contestants on ext4: uvfs C API (bench/uvfs-bench, in-process), uvfs CLI,
 the kernel's ext4 on a loop device, debugfs, e2tools (e2cp/e2ls), fuse2fs,
@@ -124,6 +128,8 @@ class Env:
         self.args = args
         self.big = big
         self.nfiles = nfiles
+        # W7's operations: 20 000 at full size, fewer for the smaller modes
+        self.fsx_ops = args.fsx_ops or (500 if args.small else 5000 if args.quick else 20000)
         self.uvfs = args.uvfs
         self.uvfs_bench = args.uvfs_bench
         self.root = tempfile.mkdtemp(prefix="uvfs-bench-", dir=args.workdir)
@@ -613,6 +619,10 @@ class Kernel(Contestant):
         readback_tree(env, fs, img)
         return t
 
+    def w7(self, env, fs):
+        return fsx_timed(env, fs, lambda img: self._mount(env, fs, img, False),
+                         lambda: self._umount(env))
+
     def w5(self, env, fs):
         t, so = timed(env, "mount -t %s -o ro,loop %s %s && ls %s && umount %s"
                       % (self.kfs(fs), Q(env.images[fs]), Q(env.mnt), Q(env.mnt), Q(env.mnt)))
@@ -789,6 +799,12 @@ class FuseBase(Contestant):
         return t
 
 
+    def _fsx(self, env, fs):
+        m = []
+        return fsx_timed(env, fs, lambda img: m.append(self._mount(env, fs, img, False)),
+                         lambda: m and m[0].umount())
+
+
 class Fuse2fs(FuseBase):
     name = "fuse2fs"
 
@@ -806,6 +822,7 @@ class Fuse2fs(FuseBase):
     w2 = FuseBase._read2
     w3 = FuseBase._w3
     w4 = FuseBase._w4
+    w7 = FuseBase._fsx
 
 
 class UvfsFuse(FuseBase):
@@ -842,6 +859,7 @@ class UvfsFuse(FuseBase):
     w6b = FuseBase._read2
     w3 = FuseBase._w3
     w4 = FuseBase._w4
+    w7 = FuseBase._fsx
 
 
 class Guestfish(Contestant):
@@ -965,7 +983,11 @@ WORKLOADS = [
     ("W5", "w5", "launch: open, mount, list root", None),
     ("W6a", "w6a", "W1 through `uvfs mount` (FUSE)", "bytes"),
     ("W6b", "w6b", "W2 through `uvfs mount` (FUSE)", "files"),
+    ("W7", "w7", "fsx-style operation mix through a mount", "ops"),
 ]
+# Workloads only some filesystems run (W7: its fallocate modes and the
+# fuse2fs peer are ext4's).
+WORKLOAD_FSS = {"W7": ("ext4",)}
 # W6 rows compare with W1/W2's kernel and floor.
 REF_WORKLOAD = {"W6a": "W1", "W6b": "W2"}
 READS = {"W1", "W2", "W5", "W6a", "W6b"}
@@ -986,6 +1008,8 @@ def run_cells(env, fss, wl_filter, ct_filter):
             continue
         for wid, meth, title, unit in WORKLOADS:
             if wl_filter and wid not in wl_filter and wid[:2] not in wl_filter:
+                continue
+            if fs not in WORKLOAD_FSS.get(wid, (fs,)):
                 continue
             for c in CONTESTANTS:
                 if fs not in c.fss or not hasattr(c, meth):
@@ -1057,11 +1081,97 @@ def add_ratios(env, results):
                 r["bytes"] = env.big
                 r["MB_per_s"] = env.big / 1e6 / r["median"]
                 r["s_per_GiB"] = r["median"] / (env.big / GiB)
+            elif unit == "ops":
+                r["ops"] = env.fsx_ops
+                r["ops_per_s"] = env.fsx_ops / r["median"]
             elif unit == "files":
                 r["files"] = env.nfiles
                 r["bytes"] = env.nfiles * SMALL_SIZE
                 r["files_per_s"] = env.nfiles / r["median"]
                 r["ms_per_file"] = r["median"] * 1000 / env.nfiles
+
+
+# ---------------------------------------------------------------------------
+# W7: the fsx-style operation mix.
+
+FSX_MAX = 1 << 20  # the file stays below 1 MiB, as fsx's default working set
+FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE = 0x01, 0x02, 0x10
+# The fallocate modes every contestant has: fuse2fs (1.47) refuses ZERO_RANGE
+# with EINVAL, and FUSE passes no COLLAPSE_RANGE / INSERT_RANGE.
+FSX_MODES = (0, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE)
+
+
+def fsx_run(path, nops, seed=1):
+    """Run NOPS seeded operations on PATH (created empty): write 30 %, read
+    30 % (compared with a model of the file: a difference is Wrong), truncate
+    10 %, fallocate 30 % (FSX_MODES: allocate, allocate KEEP_SIZE, punch).
+    Every call must succeed. Returns the number of operations done."""
+    import ctypes
+    import random
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    rnd = random.Random(seed)
+    model = bytearray()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for i in range(nops):
+            k = rnd.random()
+            off = rnd.randrange(FSX_MAX)
+            n = rnd.randrange(1, 65536)
+            if off + n > FSX_MAX:
+                n = FSX_MAX - off
+            if k < 0.3:
+                data = rnd.randbytes(n) if hasattr(rnd, "randbytes") else os.urandom(n)
+                os.pwrite(fd, data, off)
+                if off > len(model):
+                    model.extend(bytes(off - len(model)))
+                model[off:off + n] = data
+            elif k < 0.6:
+                got = os.pread(fd, n, off)
+                if got != bytes(model[off:off + n]):
+                    raise Wrong("fsx: op %d: read %d at %d differs from the model" % (i, n, off))
+            elif k < 0.7:
+                size = rnd.randrange(FSX_MAX)
+                os.ftruncate(fd, size)
+                if size < len(model):
+                    del model[size:]
+                else:
+                    model.extend(bytes(size - len(model)))
+            else:
+                mode = rnd.choice(FSX_MODES)
+                if libc.fallocate(fd, mode, off, n) != 0:
+                    e = ctypes.get_errno()
+                    raise Wrong("fsx: op %d: fallocate mode 0x%x %d at %d: %s"
+                                % (i, mode, n, off, os.strerror(e)))
+                end = off + n
+                if mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE):
+                    lo, hi = min(off, len(model)), min(end, len(model))
+                    model[lo:hi] = bytes(hi - lo)
+                if not mode & FALLOC_KEEP_SIZE and end > len(model):
+                    model.extend(bytes(end - len(model)))
+        if os.fstat(fd).st_size != len(model):
+            raise Wrong("fsx: size %d, model %d" % (os.fstat(fd).st_size, len(model)))
+        whole = os.pread(fd, len(model) + 1, 0)
+        if whole != bytes(model):
+            raise Wrong("fsx: the file differs from the model at the end")
+    finally:
+        os.close(fd)
+    return nops
+
+
+def fsx_timed(env, fs, mount, umount):
+    """W7 through a mount: MOUNT(img) before the clock, the ops timed, then
+    UMOUNT() and e2fsck -fn of the image."""
+    img = env.fresh_image(fs)
+    mount(img)
+    try:
+        t0 = time.perf_counter()
+        fsx_run(os.path.join(env.mnt, "fsx.file"), env.fsx_ops)
+        t = time.perf_counter() - t0
+    finally:
+        umount()
+    fsck(env, fs, img)
+    return t
 
 
 # ---------------------------------------------------------------------------
@@ -1104,6 +1214,8 @@ def markdown(env, results, title):
                     rate = "%.0f MB/s" % r["MB_per_s"]
                 elif "files_per_s" in r:
                     rate = "%.0f files/s" % r["files_per_s"]
+                elif "ops_per_s" in r:
+                    rate = "%.0f ops/s" % r["ops_per_s"]
                 lines.append("| %s %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     r["workload"], r["title"], r["contestant"], fmt_time(r["median"]), rate,
                     fmt_ratio(r.get("x_kernel")), fmt_ratio(r.get("x_floor")),
@@ -1227,6 +1339,8 @@ def main():
     g.add_argument("--small", action="store_true", help="4 MiB, 100 files (tests under sanitizers)")
     ap.add_argument("--big-mib", type=int, help="override the big file's size (MiB)")
     ap.add_argument("--files", type=int, help="override the number of small files")
+    ap.add_argument("--fsx-ops", type=int, help="W7: operations per run (default: 20 000; "
+                    "--quick 5 000, --small 500)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per cell (median; default 3)")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before every run (root)")
     ap.add_argument("--no-warmup", action="store_true",

@@ -22,7 +22,9 @@
  * -EIO.
  *
  * Flags and constants are Linux's: O_* for open, AT_SYMLINK_NOFOLLOW,
- * UTIME_NOW / UTIME_OMIT, XATTR_CREATE / XATTR_REPLACE, RENAME_NOREPLACE.
+ * UTIME_NOW / UTIME_OMIT, XATTR_CREATE / XATTR_REPLACE, RENAME_NOREPLACE /
+ * RENAME_EXCHANGE / RENAME_WHITEOUT, SEEK_DATA / SEEK_HOLE, FALLOC_FL_* (the
+ * UVFS_FALLOC_* below have the same values), FS_*_FL inode flags.
  */
 #ifndef UVFS_H
 #define UVFS_H
@@ -146,7 +148,8 @@ UVFS_API void uvfs_mounts_free(struct uvfs_mountinfo *list, size_t count);
     X(OPEN, open) X(RELEASE, release) X(READ, read) X(WRITE, write)             \
     X(FSYNC, fsync) X(GETXATTR, getxattr) X(SETXATTR, setxattr)                 \
     X(LISTXATTR, listxattr) X(REMOVEXATTR, removexattr) X(STATFS, statfs)       \
-    X(SYNC, sync)
+    X(SYNC, sync) X(FALLOCATE, fallocate) X(SEEK, seek) X(GETFLAGS, getflags)   \
+    X(SETFLAGS, setflags)
 enum uvfs_op {
 #define UVFS_OP_ENUM(U, l) UVFS_OP_##U,
     UVFS_OPS_MAP(UVFS_OP_ENUM)
@@ -234,8 +237,30 @@ UVFS_API ssize_t uvfs_read(struct uvfs *ctx, int fd, void *buf, size_t n);
 UVFS_API ssize_t uvfs_write(struct uvfs *ctx, int fd, const void *buf, size_t n);
 UVFS_API ssize_t uvfs_pread(struct uvfs *ctx, int fd, void *buf, size_t n, int64_t off);
 UVFS_API ssize_t uvfs_pwrite(struct uvfs *ctx, int fd, const void *buf, size_t n, int64_t off);
-/* whence: SEEK_SET, SEEK_CUR, SEEK_END. Returns the new offset. */
+/* whence: SEEK_SET, SEEK_CUR, SEEK_END; SEEK_DATA / SEEK_HOLE: the first
+ * offset >= OFF in data / in a hole (the end of the file counts as a hole),
+ * -ENXIO when OFF is negative or at or past the end of the file. Unwritten
+ * (preallocated) ranges are holes. A filesystem that cannot tell reports the
+ * whole file as data, as Linux does. Returns the new offset. */
 UVFS_API int64_t uvfs_lseek(struct uvfs *ctx, int fd, int64_t off, int whence);
+
+/* fallocate(2) modes: 0 allocates (extending the size), else one of these
+ * (the values are Linux's FALLOC_FL_*). */
+#define UVFS_FALLOC_KEEP_SIZE 0x01      /* allocate without changing the size */
+#define UVFS_FALLOC_PUNCH_HOLE 0x02     /* free the range (needs KEEP_SIZE) */
+#define UVFS_FALLOC_COLLAPSE_RANGE 0x08 /* remove the range, shifting the rest down */
+#define UVFS_FALLOC_ZERO_RANGE 0x10     /* make the range read as zeros, allocated */
+#define UVFS_FALLOC_INSERT_RANGE 0x20   /* insert a hole, shifting the rest up */
+/*
+ * Allocate or change the space of the regular file open as FD over
+ * [OFF, OFF+LEN), as fallocate(2). Errors as Linux: -EBADF (not open for
+ * writing), -EINVAL (OFF < 0, LEN <= 0, COLLAPSE/INSERT not block-aligned
+ * or reaching the end of the file), -EOPNOTSUPP (a mode the filesystem lacks
+ * or an invalid combination), -EISDIR / -ENODEV (not a regular file),
+ * -EFBIG (past the largest file size), -ENOSPC (and then nothing changed).
+ * ext4 (extent files) has every mode; FAT plain allocation only.
+ */
+UVFS_API int uvfs_fallocate(struct uvfs *ctx, int fd, int mode, int64_t off, int64_t len);
 UVFS_API int uvfs_fstat(struct uvfs *ctx, int fd, struct uvfs_stat *st);
 UVFS_API int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size);
 UVFS_API int uvfs_fsync(struct uvfs *ctx, int fd);
@@ -248,7 +273,11 @@ UVFS_API int uvfs_mknod(struct uvfs *ctx, const char *path, unsigned mode, uint6
 UVFS_API int uvfs_rmdir(struct uvfs *ctx, const char *path);
 UVFS_API int uvfs_unlink(struct uvfs *ctx, const char *path);
 UVFS_API int uvfs_rename(struct uvfs *ctx, const char *from, const char *to);
-/* flags: 0 or RENAME_NOREPLACE. */
+/* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE (swap two existing names, of
+ * any types; -ENOENT if TO does not exist) or RENAME_WHITEOUT (a rename that
+ * leaves a whiteout, a character device 0:0 with mode 0, at FROM; may be
+ * combined with RENAME_NOREPLACE). -EINVAL for other combinations and on
+ * filesystems without them (FAT). */
 UVFS_API int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned flags);
 UVFS_API int uvfs_link(struct uvfs *ctx, const char *existing, const char *newpath);
 UVFS_API int uvfs_symlink(struct uvfs *ctx, const char *target, const char *linkpath);
@@ -278,6 +307,23 @@ UVFS_API int uvfs_setxattr(struct uvfs *ctx, const char *path, const char *name,
 /* NUL-separated names. */
 UVFS_API ssize_t uvfs_listxattr(struct uvfs *ctx, const char *path, char *buf, size_t size, int flags);
 UVFS_API int uvfs_removexattr(struct uvfs *ctx, const char *path, const char *name, int flags);
+
+/* Inode flags, as lsattr / chattr see them (FS_IOC_GETFLAGS / SETFLAGS): the
+ * FS_*_FL values of <linux/fs.h> (FS_IMMUTABLE_FL, FS_APPEND_FL,
+ * FS_NODUMP_FL, FS_NOATIME_FL, ...). PATH is followed if a symlink. Errors
+ * as Linux: -ENOTTY where the filesystem has no flags (FAT), -EOPNOTSUPP for
+ * a flag it cannot set (or one not valid for the file's type). uvfs stores
+ * the flags; it does not itself refuse writes to immutable or append-only
+ * files (the kernel does, through `uvfs mount`). */
+UVFS_API int uvfs_getflags(struct uvfs *ctx, const char *path, uint32_t *flags);
+UVFS_API int uvfs_setflags(struct uvfs *ctx, const char *path, uint32_t flags);
+/* The extended view of the same flags (FS_IOC_FSGETXATTR): fsx_xflags has
+ * FS_XFLAG_SYNC/IMMUTABLE/APPEND/NODUMP/NOATIME/PROJINHERIT for the matching
+ * inode flags; projid is the project id (0 without the project feature). */
+struct uvfs_fsxattr {
+    uint32_t xflags, extsize, nextents, projid, cowextsize;
+};
+UVFS_API int uvfs_fsgetxattr(struct uvfs *ctx, const char *path, struct uvfs_fsxattr *fa);
 
 /* ---- directories ------------------------------------------------------- */
 

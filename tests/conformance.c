@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "t.h"
 
@@ -549,6 +551,214 @@ static void conf_case(struct conf *c)
     }
 }
 
+/* ---- Linux file operations: SEEK_DATA / SEEK_HOLE, fallocate, rename flags,
+ * inode flags ---- */
+
+static void put_at(struct conf *c, int fd, char ch, size_t n, int64_t off)
+{
+    static char b[16384];
+    memset(b, ch, n);
+    T_EQ(uvfs_pwrite(c->ctx, fd, b, n, off), (long long)n);
+}
+
+/* Bytes [OFF, OFF+N) of REL are all CH. */
+static void expect_run(struct conf *c, const char *rel, char ch, size_t n, int64_t off)
+{
+    char b[16384];
+    int fd = uvfs_open(c->ctx, P(c, rel), O_RDONLY, 0);
+    T_OK(fd);
+    T_EQ(uvfs_pread(c->ctx, fd, b, n, off), (long long)n);
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != ch) T_FAIL("%s: byte %lld is 0x%02x, not 0x%02x", rel, (long long)off + (long long)i, b[i], ch);
+    T_OK(uvfs_close(c->ctx, fd));
+}
+
+static void conf_seek(struct conf *c)
+{
+    struct uvfs *x = c->ctx;
+    const int64_t far = 1 << 20, size = far + 4096;
+    int fd = uvfs_open(x, P(c, "sparse"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    T_OK(fd);
+    put_at(c, fd, 'a', 4096, 0);
+    put_at(c, fd, 'b', 4096, far);
+    T_EQ(uvfs_lseek(x, fd, 0, SEEK_DATA), 0);
+    int sparse = !(c->caps & CONF_NO_SPARSE);
+    T_EQ(uvfs_lseek(x, fd, 0, SEEK_HOLE), sparse ? 4096 : size);
+    T_EQ(uvfs_lseek(x, fd, 0, SEEK_CUR), sparse ? 4096 : size); /* the offset moved */
+    T_EQ(uvfs_lseek(x, fd, 8192, SEEK_DATA), sparse ? far : 8192);
+    T_EQ(uvfs_lseek(x, fd, far + 10, SEEK_DATA), far + 10);
+    T_EQ(uvfs_lseek(x, fd, far, SEEK_HOLE), size);
+    T_ERR(uvfs_lseek(x, fd, size, SEEK_DATA), -ENXIO);
+    T_ERR(uvfs_lseek(x, fd, size, SEEK_HOLE), -ENXIO);
+    T_ERR(uvfs_lseek(x, fd, -1, SEEK_DATA), -ENXIO);
+    T_OK(uvfs_close(x, fd));
+    T_OK(uvfs_unlink(x, P(c, "sparse")));
+}
+
+/* fallocate RC for a mode the filesystem may lack (CAP): 0 or -EOPNOTSUPP. */
+static int falloc_expect(struct conf *c, unsigned cap, int rc)
+{
+    if (c->caps & cap) {
+        T_ERR(rc, -EOPNOTSUPP);
+        return 0;
+    }
+    T_OK(rc);
+    return 1;
+}
+
+static void conf_fallocate(struct conf *c)
+{
+    struct uvfs *x = c->ctx;
+    struct uvfs_stat st;
+    int fd = uvfs_open(x, P(c, "fa"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    T_OK(fd);
+    /* the checks every filesystem makes the same */
+    T_ERR(uvfs_fallocate(x, fd, 0, -1, 4096), -EINVAL);
+    T_ERR(uvfs_fallocate(x, fd, 0, 0, 0), -EINVAL);
+    T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_PUNCH_HOLE, 0, 4096), -EOPNOTSUPP);
+    T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+          -EOPNOTSUPP);
+    T_ERR(uvfs_fallocate(x, 9999, 0, 0, 4096), -EBADF);
+    /* allocation: the size grows, the space reads as zeros */
+    if (falloc_expect(c, CONF_NO_FALLOC, uvfs_fallocate(x, fd, 0, 0, 8192))) {
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 8192);
+        T_ASSERT(st.blocks >= 16);
+        expect_run(c, "fa", 0, 8192, 0);
+        T_OK(uvfs_fallocate(x, fd, FALLOC_FL_KEEP_SIZE, 8192, 8192));
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 8192);
+    }
+    /* a punched hole reads as zeros; the size stays */
+    T_OK(uvfs_ftruncate(x, fd, 0));
+    put_at(c, fd, 'x', 12288, 0);
+    if (falloc_expect(c, CONF_NO_FALLOC_PUNCH,
+                      uvfs_fallocate(x, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096))) {
+        expect_run(c, "fa", 'x', 4096, 0);
+        expect_run(c, "fa", 0, 4096, 4096);
+        expect_run(c, "fa", 'x', 4096, 8192);
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 12288);
+        if (!(c->caps & CONF_NO_SPARSE)) T_EQ(uvfs_lseek(x, fd, 0, SEEK_HOLE), 4096);
+    }
+    /* a zeroed range, extending the file */
+    if (falloc_expect(c, CONF_NO_FALLOC_ZERO, uvfs_fallocate(x, fd, FALLOC_FL_ZERO_RANGE, 100, 12288))) {
+        expect_run(c, "fa", 'x', 100, 0);
+        expect_run(c, "fa", 0, 12288, 100);
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 12388);
+    }
+    /* collapse and insert: block-aligned ranges inside the file */
+    T_OK(uvfs_ftruncate(x, fd, 0));
+    put_at(c, fd, 'A', 4096, 0);
+    put_at(c, fd, 'B', 4096, 4096);
+    put_at(c, fd, 'C', 4096, 8192);
+    if (falloc_expect(c, CONF_NO_FALLOC_SHIFT, uvfs_fallocate(x, fd, FALLOC_FL_COLLAPSE_RANGE, 4096, 4096))) {
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 8192);
+        expect_run(c, "fa", 'A', 4096, 0);
+        expect_run(c, "fa", 'C', 4096, 4096);
+        T_OK(uvfs_fallocate(x, fd, FALLOC_FL_INSERT_RANGE, 4096, 8192));
+        T_OK(uvfs_fstat(x, fd, &st));
+        T_EQ(st.size, 16384);
+        expect_run(c, "fa", 'A', 4096, 0);
+        expect_run(c, "fa", 0, 8192, 4096);
+        expect_run(c, "fa", 'C', 4096, 12288);
+        T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_COLLAPSE_RANGE, 100, 4096), -EINVAL);
+        T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_COLLAPSE_RANGE, 8192, 8192), -EINVAL); /* to EOF */
+        T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_INSERT_RANGE, 16384, 4096), -EINVAL);  /* at EOF */
+    } else {
+        T_ERR(uvfs_fallocate(x, fd, FALLOC_FL_INSERT_RANGE, 4096, 4096), -EOPNOTSUPP);
+    }
+    T_OK(uvfs_close(x, fd));
+    /* a read-only descriptor */
+    fd = uvfs_open(x, P(c, "fa"), O_RDONLY, 0);
+    T_OK(fd);
+    T_ERR(uvfs_fallocate(x, fd, 0, 0, 4096), -EBADF);
+    T_OK(uvfs_close(x, fd));
+    T_OK(uvfs_unlink(x, P(c, "fa")));
+}
+
+static void conf_rename2(struct conf *c)
+{
+    struct uvfs *x = c->ctx;
+    struct uvfs_stat st;
+    put_file(c, "x1", "one");
+    put_file(c, "x2", "two");
+    T_ERR(uvfs_rename2(x, P(c, "x1"), P(c, "x2"), RENAME_EXCHANGE | RENAME_NOREPLACE), -EINVAL);
+    T_ERR(uvfs_rename2(x, P(c, "x1"), P(c, "x2"), RENAME_EXCHANGE | RENAME_WHITEOUT), -EINVAL);
+    if (c->caps & CONF_NO_RENAME2) {
+        T_ERR(uvfs_rename2(x, P(c, "x1"), P(c, "x2"), RENAME_EXCHANGE), -EINVAL);
+        T_ERR(uvfs_rename2(x, P(c, "x1"), P(c, "x3"), RENAME_WHITEOUT), -EINVAL);
+    } else {
+        T_OK(uvfs_rename2(x, P(c, "x1"), P(c, "x2"), RENAME_EXCHANGE));
+        expect_file(c, "x1", "two");
+        expect_file(c, "x2", "one");
+        T_ERR(uvfs_rename2(x, P(c, "x1"), P(c, "x3"), RENAME_EXCHANGE), -ENOENT);
+        /* a file and a directory, across directories */
+        T_OK(uvfs_mkdir(x, P(c, "xd"), 0755));
+        put_file(c, "xd/in", "inside");
+        T_OK(uvfs_mkdir(x, P(c, "xe"), 0755));
+        T_OK(uvfs_rename2(x, P(c, "xd"), P(c, "x1"), RENAME_EXCHANGE));
+        expect_file(c, "x1/in", "inside");
+        expect_file(c, "xd", "two");
+        T_OK(uvfs_rename2(x, P(c, "x1"), P(c, "xe/f"), 0));
+        T_OK(uvfs_rename2(x, P(c, "xe/f"), P(c, "xd"), RENAME_EXCHANGE));
+        expect_file(c, "xe/f", "two");
+        expect_file(c, "xd/in", "inside");
+        T_OK(uvfs_stat(x, P(c, "xe"), &st));
+        T_EQ(st.nlink, 2);
+        T_ERR(uvfs_rename2(x, P(c, "xd"), P(c, "xd/in"), RENAME_EXCHANGE), -EINVAL);
+        /* a whiteout: a character device 0:0 where the name was */
+        int rc = uvfs_rename2(x, P(c, "x2"), P(c, "x3"), RENAME_WHITEOUT);
+        if (rc == -EPERM && (c->caps & CONF_NO_MKNOD)) { /* whiteouts are device nodes */
+            T_OK(uvfs_rename(x, P(c, "x2"), P(c, "x3")));
+        } else {
+            T_OK(rc);
+            expect_file(c, "x3", "one");
+            T_OK(uvfs_lstat(x, P(c, "x2"), &st));
+            T_ASSERT(S_ISCHR(st.mode));
+            T_EQ(st.mode & 07777, 0);
+            T_EQ(st.rdev, 0);
+            T_ERR(uvfs_rename2(x, P(c, "x3"), P(c, "x2"), RENAME_WHITEOUT | RENAME_NOREPLACE), -EEXIST);
+            T_OK(uvfs_unlink(x, P(c, "x2")));
+        }
+        T_OK(uvfs_unlink(x, P(c, "xe/f")));
+        T_OK(uvfs_unlink(x, P(c, "xd/in")));
+        T_OK(uvfs_rmdir(x, P(c, "xd")));
+        T_OK(uvfs_rmdir(x, P(c, "xe")));
+        T_OK(uvfs_rename(x, P(c, "x3"), P(c, "x1")));
+        T_OK(uvfs_unlink(x, P(c, "x1")));
+        return;
+    }
+    T_OK(uvfs_unlink(x, P(c, "x1")));
+    T_OK(uvfs_unlink(x, P(c, "x2")));
+}
+
+static void conf_flags(struct conf *c)
+{
+    struct uvfs *x = c->ctx;
+    uint32_t fl;
+    put_file(c, "fl", "f");
+    if (c->caps & CONF_NO_FLAGS) {
+        T_ERR(uvfs_getflags(x, P(c, "fl"), &fl), -ENOTTY);
+        T_ERR(uvfs_setflags(x, P(c, "fl"), FS_NODUMP_FL), -ENOTTY);
+    } else {
+        T_OK(uvfs_getflags(x, P(c, "fl"), &fl));
+        T_OK(uvfs_setflags(x, P(c, "fl"), fl | FS_NODUMP_FL | FS_NOATIME_FL));
+        uint32_t got;
+        T_OK(uvfs_getflags(x, P(c, "fl"), &got));
+        T_EQ(got & (FS_NODUMP_FL | FS_NOATIME_FL), FS_NODUMP_FL | FS_NOATIME_FL);
+        struct uvfs_fsxattr fa;
+        T_OK(uvfs_fsgetxattr(x, P(c, "fl"), &fa));
+        T_EQ(fa.xflags & (FS_XFLAG_NODUMP | FS_XFLAG_NOATIME), FS_XFLAG_NODUMP | FS_XFLAG_NOATIME);
+        T_OK(uvfs_setflags(x, P(c, "fl"), fl));
+        T_OK(uvfs_getflags(x, P(c, "fl"), &got));
+        T_EQ(got, fl);
+    }
+    T_OK(uvfs_unlink(x, P(c, "fl")));
+}
+
 void conformance_run(struct uvfs *ctx, const char *dir, unsigned caps)
 {
     struct conf c = {.ctx = ctx, .dir = dir, .caps = caps};
@@ -559,6 +769,10 @@ void conformance_run(struct uvfs *ctx, const char *dir, unsigned caps)
     conf_attrs(&c);
     conf_setgid(&c);
     conf_case(&c);
+    conf_seek(&c);
+    conf_fallocate(&c);
+    conf_rename2(&c);
+    conf_flags(&c);
     /* everything made was removed again */
     T_EQ(count_entries(&c, ".", NULL), 0);
 }

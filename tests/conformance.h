@@ -26,6 +26,14 @@
                                       a name's case is a no-op (through FUSE the
                                       kernel sees one inode and skips the call) */
 
+#define CONF_NO_FALLOC 0x400u       /* fallocate mode 0 / KEEP_SIZE: -EOPNOTSUPP (ext2) */
+#define CONF_NO_FALLOC_PUNCH 0x800u /* PUNCH_HOLE: -EOPNOTSUPP */
+#define CONF_NO_FALLOC_ZERO 0x1000u /* ZERO_RANGE: -EOPNOTSUPP */
+#define CONF_NO_FALLOC_SHIFT 0x2000u /* COLLAPSE_RANGE / INSERT_RANGE: -EOPNOTSUPP
+                                        (tmpfs, memfs, and any FUSE mount) */
+#define CONF_NO_RENAME2 0x4000u     /* RENAME_EXCHANGE / RENAME_WHITEOUT: -EINVAL (FAT) */
+#define CONF_NO_FLAGS 0x8000u       /* inode flags (chattr): -ENOTTY (FAT) */
+
 void conformance_run(struct uvfs *ctx, const char *dir, unsigned caps);
 
 #endif /* UVFS_CONFORMANCE_H */

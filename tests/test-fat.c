@@ -634,7 +634,8 @@ static void conf_case(const char *args, unsigned long blocks)
     conformance_run(c, "/f/dir",
                     CONF_NO_SYMLINK | CONF_NO_HARDLINK | CONF_NO_CHOWN | CONF_NO_XATTR |
                         CONF_NO_MKNOD | CONF_COARSE_TIME | CONF_NO_MODE | CONF_CASELESS |
-                        CONF_NO_SPARSE);
+                        CONF_NO_SPARSE | CONF_NO_FALLOC_PUNCH | CONF_NO_FALLOC_ZERO |
+                        CONF_NO_FALLOC_SHIFT | CONF_NO_RENAME2 | CONF_NO_FLAGS);
     fat_umount(c);
     fat_fsck(img);
     free(img);

@@ -593,9 +593,25 @@ int uvfs_rename(struct uvfs *ctx, const char *from, const char *to)
 
 int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
 {
+    return vfs_rename_ctx_at(NULL, ap, bp, flags);
+}
+
+#define VFS_RENAME_FLAGS (RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)
+
+/* Linux's rule for the flags alone. */
+static int vfs_rename_flags_check(unsigned flags)
+{
+    if (flags & ~VFS_RENAME_FLAGS) return -EINVAL;
+    if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))) return -EINVAL;
+    return 0;
+}
+
+int vfs_rename_ctx_at(struct uvfs *ctx, struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
+{
     struct vfs_walk a = *ap, b = *bp; /* the caller keeps the references */
-    int rc = 0;
-    if (flags & ~RENAME_NOREPLACE) return -EINVAL;
+    int rc = vfs_rename_flags_check(flags);
+    int xchg = (flags & RENAME_EXCHANGE) != 0;
+    if (rc < 0) return rc;
     if (!a.parent || !a.name[0] || !b.parent || !b.name[0]) {
         /* Linux: a "." or ".." target under RENAME_NOREPLACE is EEXIST */
         rc = (a.parent && a.name[0] && (flags & RENAME_NOREPLACE)) ? -EEXIST : -EBUSY;
@@ -625,7 +641,17 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         rc = -EEXIST;
         goto out;
     }
-    if (!sdir && (a.trailing_slash || b.trailing_slash)) {
+    if (xchg) {
+        /* both names must exist; a trailing slash needs a directory */
+        if (!dst) {
+            rc = -ENOENT;
+            goto out;
+        }
+        if ((!vfs_is_dir(dst) && b.trailing_slash) || (!sdir && a.trailing_slash)) {
+            rc = -ENOTDIR;
+            goto out;
+        }
+    } else if (!sdir && (a.trailing_slash || b.trailing_slash)) {
         rc = -ENOTDIR;
         goto out;
     }
@@ -645,12 +671,12 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
                 goto out_sb;
             }
         }
-        /* ... nor replace one of its own ancestors. */
+        /* ... nor replace (or, exchanged, move into) one of its own ancestors. */
         if (dst && vfs_is_dir(dst)) {
             rc = vfs_is_ancestor_locked(dst, od);
             if (rc < 0) goto out_sb;
             if (rc) {
-                rc = -ENOTEMPTY;
+                rc = xchg ? -EINVAL : -ENOTEMPTY;
                 goto out_sb;
             }
         }
@@ -659,15 +685,16 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
         /* The same file: nothing to do -- unless a case-insensitive
          * filesystem is asked to change the case of a name ("foo" -> "FOO"),
          * ... */
-        if (!((sb->flags & VFS_SB_CASELESS) && od == nd && strcmp(a.name, b.name) != 0)) {
+        if (xchg || !((sb->flags & VFS_SB_CASELESS) && od == nd && strcmp(a.name, b.name) != 0)) {
             rc = 0;
             goto out_sb;
         }
         /* ... which the driver does when it is given TARGET == SRC. */
     }
     /* (DST == SRC from here on is a new spelling of the same name: nothing
-     * is replaced, so none of the checks on a replaced target apply) */
-    int replaces = dst && dst != src;
+     * is replaced, so none of the checks on a replaced target apply; an
+     * exchange replaces nothing either) */
+    int replaces = dst && dst != src && !xchg;
     if (replaces && sdir && !vfs_is_dir(dst)) {
         rc = -ENOTDIR;
         goto out_sb;
@@ -684,16 +711,29 @@ int vfs_rename_at(struct vfs_walk *ap, struct vfs_walk *bp, unsigned flags)
             goto out_sb;
         }
     }
-    struct vfs_call c = {.op = UVFS_OP_RENAME, .ino = od->ino, .name = a.name, .name2 = b.name};
-    VFS_DISPATCH(sb, rc, c, sb->ops->rename(od, a.name, src, nd, b.name, dst));
+    struct vfs_call c = {.op = UVFS_OP_RENAME, .ino = od->ino, .name = a.name, .name2 = b.name,
+                         .len = flags};
+    if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+        uint32_t uid = 0, gid = 0;
+        if (ctx) vfs_creds_get(ctx, &uid, &gid);
+        if (!sb->ops->rename2)
+            rc = vfs_detail(-EINVAL, "%s: no RENAME_EXCHANGE / RENAME_WHITEOUT here", sb->type->name);
+        else
+            VFS_DISPATCH(sb, rc, c,
+                         sb->ops->rename2(od, a.name, src, nd, b.name, dst, flags, uid, gid));
+    } else {
+        VFS_DISPATCH(sb, rc, c, sb->ops->rename(od, a.name, src, nd, b.name, dst));
+    }
     if (rc >= 0) {
         rc = 0;
         vfs_dcache_drop(od, a.name, src);
         if (dst && dst != src) {
-            if (vfs_is_dir(dst)) vfs_dcache_drop_children(dst);
+            if (vfs_is_dir(dst) && !xchg) vfs_dcache_drop_children(dst);
             vfs_dcache_drop(nd, b.name, dst);
         }
         vfs_dcache_add(nd, b.name, src);
+        if (xchg) vfs_dcache_add(od, a.name, dst);
+        /* a whiteout is found by the next lookup of the old name */
     }
 out_sb:
     vfs_sb_leave(sb, VFS_GATE_EXCL);
@@ -704,13 +744,49 @@ out:
 int uvfs_rename2(struct uvfs *ctx, const char *from, const char *to, unsigned flags)
 {
     struct vfs_walk a, b = {0};
-    if (flags & ~RENAME_NOREPLACE) return -EINVAL;
+    int rc = vfs_rename_flags_check(flags);
+    if (rc < 0) return rc;
     API_BEGIN(ctx);
-    int rc = vfs_walk(ctx, from, VFS_WALK_PARENT, &a);
+    rc = vfs_walk(ctx, from, VFS_WALK_PARENT, &a);
     if (rc == 0) rc = vfs_walk(ctx, to, VFS_WALK_PARENT, &b);
-    if (rc == 0) rc = vfs_rename_at(&a, &b, flags);
+    if (rc == 0) rc = vfs_rename_ctx_at(ctx, &a, &b, flags);
     vfs_walk_done(&b);
     vfs_walk_done(&a);
+    API_END(ctx);
+    return rc;
+}
+
+/* ---- inode flags (the work is in fsops.c) ---- */
+
+int uvfs_getflags(struct uvfs *ctx, const char *path, uint32_t *flags)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
+    if (rc == 0) rc = vfs_getflags_vn(w.vn, flags, NULL);
+    vfs_walk_done(&w);
+    API_END(ctx);
+    return rc;
+}
+
+int uvfs_setflags(struct uvfs *ctx, const char *path, uint32_t flags)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
+    if (rc == 0) rc = vfs_setflags_vn(w.vn, flags);
+    vfs_walk_done(&w);
+    API_END(ctx);
+    return rc;
+}
+
+int uvfs_fsgetxattr(struct uvfs *ctx, const char *path, struct uvfs_fsxattr *fa)
+{
+    struct vfs_walk w;
+    API_BEGIN(ctx);
+    int rc = vfs_walk(ctx, path, VFS_WALK_FOLLOW, &w);
+    if (rc == 0) rc = vfs_fsgetxattr_vn(w.vn, fa);
+    vfs_walk_done(&w);
     API_END(ctx);
     return rc;
 }

@@ -2,7 +2,8 @@
  * file.c — descriptors and open-file descriptions: the chain
  * descriptor -> struct vfs_file (offset, flags) -> vnode -> driver ops.
  * uvfs_open (with O_CREAT / O_EXCL / O_TRUNC / O_APPEND / O_DIRECTORY /
- * O_NOFOLLOW), read/write/pread/pwrite/lseek/fstat/ftruncate/fsync/close, and
+ * O_NOFOLLOW), read/write/pread/pwrite/lseek/fstat/ftruncate/fallocate/fsync/close
+ * (the work of fallocate and SEEK_DATA / SEEK_HOLE is in fsops.c), and
  * directory handles (uvfs_opendir / uvfs_readdir / uvfs_closedir).
  */
 #include <dirent.h>
@@ -427,6 +428,11 @@ int64_t uvfs_lseek(struct uvfs *ctx, int fd, int64_t off, int whence)
         base = (int64_t)st.size;
         break;
     }
+    case SEEK_DATA:
+    case SEEK_HOLE:
+        rc = vfs_file_seek_data(f, off, whence);
+        if (rc >= 0) f->pos = (uint64_t)rc;
+        goto out;
     default:
         rc = -EINVAL;
         goto out;
@@ -476,6 +482,16 @@ int uvfs_ftruncate(struct uvfs *ctx, int fd, int64_t size)
             vfs_sb_leave(f->vn->sb, VFS_GATE_SHARED);
         }
     }
+    vfs_file_put(f);
+    return rc;
+}
+
+int uvfs_fallocate(struct uvfs *ctx, int fd, int mode, int64_t off, int64_t len)
+{
+    vfs_detail_clear();
+    struct vfs_file *f = vfs_fd_get(ctx, fd);
+    if (!f) return -EBADF;
+    int rc = vfs_file_fallocate(f, mode, off, len);
     vfs_file_put(f);
     return rc;
 }

@@ -74,6 +74,10 @@ int vfs_mknod_mode(unsigned *mode);
 int vfs_unlink_at(struct vfs_walk *w);
 int vfs_rmdir_at(struct vfs_walk *w);
 int vfs_rename_at(struct vfs_walk *from, struct vfs_walk *to, unsigned flags);
+/* The same with RENAME_EXCHANGE / RENAME_WHITEOUT too: CTX gives the owner
+ * of a whiteout (vfs_creds_get). */
+int vfs_rename_ctx_at(struct uvfs *ctx, struct vfs_walk *from, struct vfs_walk *to,
+                      unsigned flags);
 int vfs_setattr_vn(struct vfs_vnode *vn, const struct vfs_setattr *sa);
 int vfs_statfs_vn(struct vfs_vnode *vn, struct uvfs_statvfs *st);
 ssize_t vfs_readlink_vn(struct vfs_vnode *vn, char *buf, size_t size);
@@ -108,5 +112,17 @@ ssize_t vfs_file_read(struct vfs_file *f, void *buf, size_t n, uint64_t off);
 ssize_t vfs_file_write(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int append,
                        uint64_t *endp);
 int vfs_file_fsync(struct vfs_file *f, int datasync);
+/* fallocate(2) on an open file, with Linux's checks (see uvfs_fallocate). */
+int vfs_file_fallocate(struct vfs_file *f, int mode, int64_t off, int64_t len);
+/* SEEK_DATA / SEEK_HOLE (WHENCE) from OFF on an open file: the offset found
+ * (the file's offset is not moved), or -ENXIO / another error. */
+int64_t vfs_file_seek_data(struct vfs_file *f, int64_t off, int whence);
+/* Inode flags (FS_*_FL) of VN, and the project id; set them (see
+ * uvfs_getflags / uvfs_setflags). */
+int vfs_getflags_vn(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid);
+int vfs_setflags_vn(struct vfs_vnode *vn, uint32_t flags);
+/* FS_IOC_FSGETXATTR / FSSETXATTR views of the same flags. */
+int vfs_fsgetxattr_vn(struct vfs_vnode *vn, struct uvfs_fsxattr *fa);
+int vfs_fssetxattr_vn(struct vfs_vnode *vn, const struct uvfs_fsxattr *fa);
 
 #endif /* UVFS_LL_H */

@@ -334,6 +334,7 @@ int vfs_op_mutates(enum uvfs_op op)
     case UVFS_OP_SETATTR: case UVFS_OP_MKNOD: case UVFS_OP_MKDIR: case UVFS_OP_SYMLINK:
     case UVFS_OP_LINK: case UVFS_OP_UNLINK: case UVFS_OP_RMDIR: case UVFS_OP_RENAME:
     case UVFS_OP_WRITE: case UVFS_OP_SETXATTR: case UVFS_OP_REMOVEXATTR:
+    case UVFS_OP_FALLOCATE: case UVFS_OP_SETFLAGS:
         return 1;
     default:
         return 0;

@@ -162,9 +162,42 @@ struct vfs_ops {
                     int flags);
     ssize_t (*listxattr)(struct vfs_vnode *vn, char *buf, size_t size);
     int (*removexattr)(struct vfs_vnode *vn, const char *name);
+
+    /* ---- Linux file operations (all optional) ---- */
+    /* fallocate(2) over [OFF, OFF+LEN) of regular file VN. MODE is 0,
+     * UVFS_FALLOC_KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE[|KEEP_SIZE],
+     * COLLAPSE_RANGE or INSERT_RANGE: the core has checked the combination,
+     * the descriptor (open for writing), the type, LEN > 0 and that OFF+LEN
+     * does not overflow. The driver checks its own rules (alignment and EOF
+     * for COLLAPSE/INSERT: -EINVAL; its largest file: -EFBIG; a mode it lacks:
+     * -EOPNOTSUPP) and, running out of space, fails with -ENOSPC having
+     * changed nothing. Sets mtime/ctime when it changed the file. */
+    int (*fallocate)(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len);
+    /* SEEK_DATA / SEEK_HOLE (WHENCE) from OFF, which the core has checked is
+     * below the file size: *OUT gets the first offset >= OFF in data / in a
+     * hole (unwritten extents are holes; the size is a hole), or return
+     * -ENXIO when SEEK_DATA finds no data before the size. */
+    int (*seek)(struct vfs_vnode *vn, void *fh, uint64_t off, int whence, uint64_t *out);
+    /* Inode flags (FS_*_FL) and project id; setflags changes the flags the
+     * filesystem lets users change and sets ctime (-EOPNOTSUPP for a flag it
+     * cannot set). */
+    int (*getflags)(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid);
+    int (*setflags)(struct vfs_vnode *vn, uint32_t flags);
+    /* rename with FLAGS RENAME_EXCHANGE (TARGET exists, != SRC: the two names
+     * swap inodes; directories that change parents get their ".." and the
+     * parents' link counts fixed) or RENAME_WHITEOUT (as rename, then OLDNAME
+     * names a new whiteout: S_IFCHR, mode 0, rdev 0, owned by UID/GID). The
+     * core has made the checks of rename (for EXCHANGE: both names exist,
+     * neither is an ancestor of the other's new parent; no emptiness or
+     * type rules). Fails having changed nothing when space runs out. */
+    int (*rename2)(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                   struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target,
+                   unsigned flags, uint32_t uid, uint32_t gid);
 };
 /* A NULL op means: -ENOTSUP for xattrs, mknod, symlink and link; -EROFS for
- * other mutating ops; no-op for sync/fsync/open/release. */
+ * other mutating ops; no-op for sync/fsync/open/release; -EOPNOTSUPP for
+ * fallocate; "the whole file is data" for seek; -ENOTTY for get/setflags;
+ * -EINVAL for rename2 (as Linux for filesystems without these). */
 
 #define VFS_SB_RDONLY 0x1u  /* refuse every mutating op with -EROFS */
 #define VFS_SB_NOCACHE 0x2u /* no dentry cache: the medium may change behind us (hostfs) */

@@ -64,6 +64,7 @@ struct fz_fs {
     uint64_t next_gen;      /* protected by lock */
     struct fz_file files;   /* list head */
     struct fz_dir dirs;     /* list head */
+    struct fuse_session *se; /* set once the session exists (notifications) */
 };
 
 extern const struct fuse_lowlevel_ops fz_ops;

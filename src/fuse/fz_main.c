@@ -344,6 +344,7 @@ int fz_serve(struct uvfs *ctx, const struct fz_config *cfg)
         fz_msg("mount: the FUSE options were not accepted (see above): %s", opts);
         goto out;
     }
+    fs.se = se; /* for page-cache invalidations from inside requests */
     if (fuse_set_signal_handlers(se) < 0) {
         fz_msg("mount: cannot install signal handlers");
         goto out;

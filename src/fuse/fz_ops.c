@@ -3,7 +3,9 @@
  * table (FUSE node ids, lookup counts, forget), entries and attributes, the
  * namespace operations (mknod, mkdir, symlink, link, unlink, rmdir, rename),
  * files (open, create, read, write, flush, release, fsync), directories
- * (opendir, readdir, readdirplus, releasedir), statfs and xattrs.
+ * (opendir, readdir, readdirplus, releasedir), statfs and xattrs, and the
+ * Linux file operations (fallocate, SEEK_DATA / SEEK_HOLE, the inode-flag
+ * ioctls, rename flags).
  *
  * Every operation calls the core's vnode-level functions (core/ll.h) with no
  * lock held (the node's vnode reference keeps its mount alive), so the
@@ -15,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,19 +493,15 @@ static void fz_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
     struct fz_fs *fs = fuse_req_userdata(req);
     struct vfs_walk a, b;
-    if (flags & ~(unsigned)RENAME_NOREPLACE) {
-        vfs_log(UVFS_LOG_WARN, "rename %s -> %s: flags 0x%x (%s) are not supported; only "
-                "RENAME_NOREPLACE is", name, newname, flags,
-                (flags & RENAME_EXCHANGE) ? "RENAME_EXCHANGE" :
-                (flags & RENAME_WHITEOUT) ? "RENAME_WHITEOUT" : "unknown");
-        fuse_reply_err(req, EINVAL);
-        return;
-    }
+    /* RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT: the core checks
+     * the flags as Linux does; a whiteout belongs to the requester */
     memset(&b, 0, sizeof b);
     FZ_BEGIN(fs);
     int rc = vfs_walk_at(fs->ctx, fz_vn(fs, parent), name, &a);
     if (rc == 0) rc = vfs_walk_at(fs->ctx, fz_vn(fs, newparent), newname, &b);
-    if (rc == 0) rc = vfs_rename_at(&a, &b, flags);
+    fz_creds(req);
+    if (rc == 0) rc = vfs_rename_ctx_at(fs->ctx, &a, &b, flags);
+    vfs_creds_clear();
     vfs_walk_done(&b);
     vfs_walk_done(&a);
     FZ_END(fs);
@@ -720,6 +719,109 @@ static void fz_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
         fz_reply_err(req, "fsync", rc);
     else
         fuse_reply_err(req, 0);
+}
+
+/* ---- Linux file operations ------------------------------------------------------- */
+
+/*
+ * fallocate(2). The kernel passes KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE only
+ * (COLLAPSE_RANGE and INSERT_RANGE are EOPNOTSUPP in the kernel's FUSE
+ * before they reach us). It drops its cached pages of the range for a
+ * punched hole, not for ZERO_RANGE: the server tells it to, before the reply.
+ */
+static void fz_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                         struct fuse_file_info *fi)
+{
+    struct fz_fs *fs = fuse_req_userdata(req);
+    FZ_BEGIN(fs);
+    int rc = vfs_file_fallocate(fz_fh(fi)->f, mode, off, len);
+    FZ_END(fs);
+    fz_data_changed(fs, ino);
+    if (rc == 0 && (mode & ~FALLOC_FL_KEEP_SIZE) && fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, ino, off, len);
+    if (rc < 0)
+        fz_reply_err(req, "fallocate", rc);
+    else
+        fuse_reply_err(req, 0);
+}
+
+/* lseek: the kernel asks only for SEEK_DATA and SEEK_HOLE. */
+static void fz_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                     struct fuse_file_info *fi)
+{
+    struct fz_fs *fs = fuse_req_userdata(req);
+    (void)ino;
+    FZ_BEGIN(fs);
+    int64_t rc = vfs_file_seek_data(fz_fh(fi)->f, off, whence);
+    FZ_END(fs);
+    if (rc < 0)
+        fz_reply_err(req, "lseek", rc);
+    else
+        fuse_reply_lseek(req, rc);
+}
+
+/*
+ * ioctl: the inode-flag requests the kernel makes for lsattr / chattr
+ * (FS_IOC_GETFLAGS / SETFLAGS, FS_IOC_FSGETXATTR / FSSETXATTR), sent on a
+ * file or directory it opened for the purpose, with the buffer sizes it
+ * decoded from the command. Anything else is ENOTTY.
+ */
+static void fz_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+                     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+                     size_t in_bufsz, size_t out_bufsz)
+{
+    struct fz_fs *fs = fuse_req_userdata(req);
+    struct vfs_vnode *vn = fz_vn(fs, ino);
+    struct uvfs_fsxattr u = {0};
+    struct fsxattr fx;
+    uint32_t fl = 0;
+    const void *out = NULL;
+    size_t outlen = 0;
+    int rc;
+    (void)arg, (void)fi, (void)flags;
+    FZ_BEGIN(fs);
+    switch (cmd) {
+    case FS_IOC_GETFLAGS:
+        rc = out_bufsz < sizeof fl ? -EINVAL : vfs_getflags_vn(vn, &fl, NULL);
+        out = &fl;
+        outlen = sizeof fl;
+        break;
+    case FS_IOC_SETFLAGS:
+        rc = in_bufsz < sizeof fl ? -EINVAL : 0;
+        if (rc == 0) {
+            memcpy(&fl, in_buf, sizeof fl);
+            rc = vfs_setflags_vn(vn, fl);
+        }
+        break;
+    case FS_IOC_FSGETXATTR:
+        rc = out_bufsz < sizeof fx ? -EINVAL : vfs_fsgetxattr_vn(vn, &u);
+        memset(&fx, 0, sizeof fx);
+        fx.fsx_xflags = u.xflags;
+        fx.fsx_extsize = u.extsize;
+        fx.fsx_nextents = u.nextents;
+        fx.fsx_projid = u.projid;
+        fx.fsx_cowextsize = u.cowextsize;
+        out = &fx;
+        outlen = sizeof fx;
+        break;
+    case FS_IOC_FSSETXATTR:
+        rc = in_bufsz < sizeof fx ? -EINVAL : 0;
+        if (rc == 0) {
+            memcpy(&fx, in_buf, sizeof fx);
+            u = (struct uvfs_fsxattr){.xflags = fx.fsx_xflags, .extsize = fx.fsx_extsize,
+                                      .projid = fx.fsx_projid, .cowextsize = fx.fsx_cowextsize};
+            rc = vfs_fssetxattr_vn(vn, &u);
+        }
+        break;
+    default:
+        rc = -ENOTTY;
+        break;
+    }
+    FZ_END(fs);
+    if (rc < 0)
+        fz_reply_err(req, "ioctl", rc);
+    else
+        fuse_reply_ioctl(req, 0, out, outlen);
 }
 
 /* ---- directories ---------------------------------------------------------------- */
@@ -1071,6 +1173,9 @@ const struct fuse_lowlevel_ops fz_ops = {
     .getxattr = fz_getxattr,
     .listxattr = fz_listxattr,
     .removexattr = fz_removexattr,
+    .fallocate = fz_fallocate,
+    .lseek = fz_lseek,
+    .ioctl = fz_ioctl,
 };
 
 /* ---- the served filesystem ------------------------------------------------------- */

@@ -82,7 +82,8 @@ static void vfs_trace_post(struct vfs_shim *s, struct vfs_sb *sb, const struct v
             (unsigned long long)c->ino);
     if (c->name) vfs_trace_str(t->out, "name", c->name);
     if (c->name2) vfs_trace_str(t->out, "name2", c->name2);
-    if (c->op == UVFS_OP_READ || c->op == UVFS_OP_WRITE || c->op == UVFS_OP_READDIR)
+    if (c->op == UVFS_OP_READ || c->op == UVFS_OP_WRITE || c->op == UVFS_OP_READDIR ||
+        c->op == UVFS_OP_FALLOCATE || c->op == UVFS_OP_SEEK)
         fprintf(t->out, " off=%llu", (unsigned long long)c->off);
     if (c->len) fprintf(t->out, " len=%llu", (unsigned long long)c->len);
     if (rc < 0)

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <dirent.h>
+#include <linux/fs.h>
 
 #include <ext2fs/ext3_extents.h>
 
@@ -823,4 +824,94 @@ int ext_rename(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *
         if (rc < 0) return rc;
     }
     return ext_touch(es, ext_ino(src), 0);
+}
+
+/* RENAME_EXCHANGE: NEWNAME and OLDNAME swap inodes. Each entry is
+ * rewritten in place (no directory grows, so nothing is allocated); the
+ * second rewrite failing puts the first back. */
+static int ext_exchange(struct ext_sb *es, struct vfs_vnode *olddir, const char *oldname,
+                        struct vfs_vnode *src, struct vfs_vnode *newdir, const char *newname,
+                        struct vfs_vnode *dst)
+{
+    int sdir = S_ISDIR(src->mode), ddir = S_ISDIR(dst->mode), rc;
+
+    if (olddir != newdir && sdir != ddir && !ext_has_dir_nlink(es)) {
+        /* the directory's new parent gains a link */
+        struct ext2_inode_large pin;
+        rc = ext_read_inode(es, ext_ino(sdir ? newdir : olddir), &pin);
+        if (rc < 0) return rc;
+        if (pin.i_links_count >= EXT2_LINK_MAX - 1)
+            return vfs_detail(-EMLINK, "directory inode %u has %u links",
+                              ext_ino(sdir ? newdir : olddir), pin.i_links_count);
+    }
+    rc = ext_dir_replace(es, newdir, newname, ext_ino(src), ext_mode_to_ft(src->mode));
+    if (rc < 0) return rc;
+    rc = ext_dir_replace(es, olddir, oldname, ext_ino(dst), ext_mode_to_ft(dst->mode));
+    if (rc < 0) {
+        ext_dir_replace(es, newdir, newname, ext_ino(dst), ext_mode_to_ft(dst->mode));
+        return rc;
+    }
+    if (olddir != newdir) {
+        ext2_ino_t np = ext_ino(newdir), op = ext_ino(olddir);
+        errcode_t ec = 0;
+        if (sdir) ec = ext2fs_dir_iterate2(es->fs, ext_ino(src), 0, NULL, ext_dotdot_cb, &np);
+        if (!ec && ddir) ec = ext2fs_dir_iterate2(es->fs, ext_ino(dst), 0, NULL, ext_dotdot_cb, &op);
+        if (ec) return ext_err(ec, "exchanging directories: updating \"..\"");
+        if (sdir) ext_dir_changed(ext_vn(src));
+        if (ddir) ext_dir_changed(ext_vn(dst));
+        if (sdir != ddir) {
+            /* one directory changed parents: its old parent loses a link */
+            struct vfs_vnode *from = sdir ? olddir : newdir, *to = sdir ? newdir : olddir;
+            rc = ext_nlink_add(es, ext_ino(from), -1, 1);
+            if (rc == 0) rc = ext_nlink_add(es, ext_ino(to), +1, 1);
+            if (rc < 0) return rc;
+        }
+    }
+    rc = ext_touch(es, ext_ino(src), 0);
+    if (rc == 0) rc = ext_touch(es, ext_ino(dst), 0);
+    return rc;
+}
+
+/* RENAME_WHITEOUT: the whiteout inode is made first (running out of inodes
+ * changes nothing), then the rename, then the whiteout takes the old name:
+ * the rename has just freed an entry of that length in the block the name
+ * hashes to, so adding it allocates nothing. */
+static int ext_whiteout(struct ext_sb *es, struct vfs_vnode *olddir, const char *oldname,
+                        struct vfs_vnode *src, struct vfs_vnode *newdir, const char *newname,
+                        struct vfs_vnode *target, uint32_t uid, uint32_t gid)
+{
+    struct ext2_inode_large in;
+    ext2_ino_t wino;
+    int rc = ext_new_ino(es, olddir, S_IFCHR, &wino);
+
+    if (rc < 0) return rc;
+    ext_inode_init(es, &in, S_IFCHR, uid, gid); /* mode 0, device 0:0 */
+    rc = ext_write_new_inode(es, wino, &in);
+    if (rc < 0) return rc;
+    ext2fs_inode_alloc_stats2(es->fs, wino, +1, 0);
+    rc = ext_rename(olddir, oldname, src, newdir, newname, target);
+    if (rc < 0) {
+        ext_inode_free(es, wino);
+        return rc;
+    }
+    rc = ext_dir_add(es, olddir, oldname, wino, EXT2_FT_CHRDEV);
+    if (rc < 0) ext_inode_free(es, wino);
+    return rc;
+}
+
+int ext_rename2(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target,
+                unsigned flags, uint32_t uid, uint32_t gid)
+{
+    struct ext_sb *es = ext_sbv(src);
+    int rc = ext_begin_write(es);
+
+    if (rc < 0) return rc;
+    if (flags & RENAME_EXCHANGE) {
+        if (!target) return -ENOENT;
+        return ext_exchange(es, olddir, oldname, src, newdir, newname, target);
+    }
+    if (flags & RENAME_WHITEOUT)
+        return ext_whiteout(es, olddir, oldname, src, newdir, newname, target, uid, gid);
+    return ext_rename(olddir, oldname, src, newdir, newname, target);
 }

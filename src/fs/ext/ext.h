@@ -6,7 +6,8 @@
  * err.c (errcode_t -> errno, in one place), super.c (mount, features, sync,
  * statfs), inode.c (inode <-> vnode, attributes, freeing), dir.c (lookup,
  * readdir, namespace changes), file.c (read, write, truncate, readlink),
- * xattr.c (extended attributes).
+ * falloc.c (fallocate modes, SEEK_DATA / SEEK_HOLE, inode flags), xattr.c
+ * (extended attributes).
  *
  * Locking: the core lets one op at a time into the sb (its gate; not
  * VFS_SB_THREADSAFE), so nothing here locks;
@@ -150,6 +151,10 @@ int ext_rmdir(struct vfs_vnode *dir, const char *name, struct vfs_vnode *victim)
 int ext_rename(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
                struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target);
 void ext_dir_forget(struct ext_vnode *ev);
+/* RENAME_EXCHANGE / RENAME_WHITEOUT (see vfs_ops.rename2). */
+int ext_rename2(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target,
+                unsigned flags, uint32_t uid, uint32_t gid);
 
 /* ---- file.c ---- */
 ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t off);
@@ -158,6 +163,21 @@ ssize_t ext_readlink(struct vfs_vnode *vn, char *buf, size_t size);
 int ext_fsync(struct vfs_vnode *vn, void *fh, int datasync);
 /* Set the size of regular file INO (grow with a hole, or shrink and free). */
 int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size);
+/* Turn INO's inline data into an ordinary block (no-op without inline data). */
+int ext_uninline(struct ext_sb *es, ext2_ino_t ino);
+/* Call FN for every piece of a leaf extent of INO (inode IN) that overlaps
+ * logical blocks [LSTART, LEND], in order: FN(ARG, lo, hi, pblk of lo,
+ * uninit). Returns 0, FN's nonzero result, a negative error for a broken
+ * tree, or 1 when INO has no extent tree to walk. */
+typedef int (*ext_piece_fn)(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit);
+int ext_extent_walk(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                    uint64_t lstart, uint64_t lend, ext_piece_fn fn, void *arg);
+
+/* ---- falloc.c ---- */
+int ext_fallocate(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len);
+int ext_seek(struct vfs_vnode *vn, void *fh, uint64_t off, int whence, uint64_t *out);
+int ext_getflags(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid);
+int ext_setflags(struct vfs_vnode *vn, uint32_t flags);
 
 /* ---- xattr.c ---- */
 ssize_t ext_getxattr(struct vfs_vnode *vn, const char *name, void *buf, size_t size);

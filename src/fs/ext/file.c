@@ -48,9 +48,7 @@ static int ext_inline_get(struct ext_sb *es, ext2_ino_t ino, char **out, size_t 
  * Returns 0, FN's negative error, a negative error for a broken tree, or 1
  * when the extent tree cannot be walked here (the caller falls back to the
  * general path, which reports the problem). */
-typedef int (*ext_piece_fn)(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit);
-
-static int ext_extent_walk(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+int ext_extent_walk(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
                            uint64_t lstart, uint64_t lend, ext_piece_fn fn, void *arg)
 {
     ext2_filsys fs = es->fs;
@@ -206,7 +204,7 @@ ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t o
 /* Turn inline data into ordinary blocks before changing the file. The
  * library writes the whole inline area (60 bytes or more), so the size is
  * put back afterwards. */
-static int ext_uninline(struct ext_sb *es, ext2_ino_t ino)
+int ext_uninline(struct ext_sb *es, ext2_ino_t ino)
 {
     struct ext2_inode_large in;
     ext2_file_t f;

@@ -545,6 +545,11 @@ const struct vfs_ops ext_ops = {
     .setxattr = ext_setxattr,
     .listxattr = ext_listxattr,
     .removexattr = ext_removexattr,
+    .fallocate = ext_fallocate,
+    .seek = ext_seek,
+    .getflags = ext_getflags,
+    .setflags = ext_setflags,
+    .rename2 = ext_rename2,
 };
 
 const struct vfs_fstype ext_fstype = {

@@ -284,6 +284,7 @@ ssize_t fat_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
 int fat_fsync(struct vfs_vnode *vn, void *fh, int datasync);
 /* Change FI's size (grow zero-fills, shrink frees the tail). */
 int fat_truncate(struct fat_sb *fs, struct fat_inode *fi, uint64_t size);
+int fat_fallocate(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len);
 /* Ensure FI has at least NCLUS clusters (new ones appended); -ENOSPC. */
 int fat_inode_grow(struct fat_sb *fs, struct fat_inode *fi, uint32_t nclus);
 

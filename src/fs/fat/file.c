@@ -4,8 +4,10 @@
  * I/O. FAT has no holes: writing past the end and growing by truncate write
  * zeros over the gap; shrinking frees the chain's tail. New clusters are
  * taken right after the file's last one when free (contiguous runs).
+ * fallocate: plain allocation only, as Linux's vfat (below).
  */
 #include <errno.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +148,36 @@ int fat_truncate(struct fat_sb *fs, struct fat_inode *fi, uint64_t size)
     fi->attr |= FAT_ATTR_ARCHIVE;
     fi->dirty = 1;
     return 0;
+}
+
+/* fallocate on FAT: mode 0 grows the file with zeroed clusters (FAT has no
+ * holes, so allocated space is data); KEEP_SIZE checks that the clusters
+ * are free and keeps none (a FAT file owns no clusters past its size: fsck
+ * would cut them, and Linux's vfat gives them back at the last close); every
+ * other mode is EOPNOTSUPP, as in Linux's vfat. No space: ENOSPC before
+ * anything changes. */
+int fat_fallocate(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len)
+{
+    struct fat_sb *fs = FAT_SB(vn->sb);
+    struct fat_inode *fi = FAT_I(vn);
+    uint64_t end = off + len;
+    (void)fh;
+    if (mode & ~FALLOC_FL_KEEP_SIZE)
+        return vfs_detail(-EOPNOTSUPP, "FAT: fallocate allocates only (mode 0x%x)", mode);
+    if (end > FAT_MAX_FILE_SIZE) return vfs_detail(-EFBIG, "FAT files end at 4 GiB - 1");
+    int rc = fat_inode_chain(fs, fi);
+    if (rc < 0) return rc;
+    uint64_t want = (end + fs->csize - 1) / fs->csize;
+    if (want > fi->nchain) {
+        fat_free_need(fs);
+        if (want - fi->nchain > fs->free_count)
+            return vfs_detail(-ENOSPC, "FAT: %llu clusters wanted, %u free",
+                              (unsigned long long)(want - fi->nchain), fs->free_count);
+    }
+    if ((mode & FALLOC_FL_KEEP_SIZE) || end <= fi->size) return 0;
+    rc = fat_truncate(fs, fi, end);
+    if (rc == 0) fat_inode_touch(fi);
+    return rc;
 }
 
 int fat_fsync(struct vfs_vnode *vn, void *fh, int datasync)

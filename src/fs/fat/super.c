@@ -346,6 +346,7 @@ const struct vfs_ops fat_ops = {
     .read = fat_read,
     .write = fat_write,
     .fsync = fat_fsync,
+    .fallocate = fat_fallocate,
 };
 
 const struct vfs_fstype fat_fstype = {

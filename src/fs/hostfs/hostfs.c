@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -58,6 +59,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 
@@ -943,6 +945,102 @@ static int hostfs_fsync(struct vfs_vnode *vn, void *fh, int datasync)
     return (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
 }
 
+/* ---- Linux file operations: passed to the host's system calls ---------------------- */
+
+static int hostfs_fallocate(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len)
+{
+    struct hostfs_fh *h = fh;
+    (void)vn;
+    if (!h || h->opath || !h->writable) return -EBADF;
+    return fallocate(h->fd, mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
+}
+
+static int hostfs_seek(struct vfs_vnode *vn, void *fh, uint64_t off, int whence, uint64_t *out)
+{
+    struct hostfs_fh *h = fh;
+    struct stat st;
+    int fd = h && !h->opath ? h->fd : hostfs_open_vn(vn, O_RDONLY | O_NONBLOCK | O_NOCTTY, &st);
+    if (fd < 0) return fd;
+    off_t r = lseek(fd, (off_t)off, whence);
+    int err = errno;
+    if (fd != (h ? h->fd : -1)) close(fd);
+    if (r < 0) return -err;
+    *out = (uint64_t)r;
+    return 0;
+}
+
+/* A descriptor the flag ioctls accept (not O_PATH): regular files and
+ * directories only (no device of the host is opened). */
+static int hostfs_flags_fd(struct vfs_vnode *vn)
+{
+    struct stat st;
+    if (!S_ISREG(vn->mode) && !S_ISDIR(vn->mode)) return -ENOTTY;
+    return hostfs_open_vn(vn, O_RDONLY | O_NONBLOCK | O_NOCTTY, &st);
+}
+
+static int hostfs_getflags(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid)
+{
+    int fd = hostfs_flags_fd(vn), v = 0, r;
+    struct fsxattr fx;
+    if (fd < 0) return fd;
+    r = ioctl(fd, FS_IOC_GETFLAGS, &v) < 0 ? -errno : 0;
+    memset(&fx, 0, sizeof fx);
+    *projid = r == 0 && ioctl(fd, FS_IOC_FSGETXATTR, &fx) == 0 ? fx.fsx_projid : 0;
+    close(fd);
+    *flags = (uint32_t)v;
+    return r;
+}
+
+static int hostfs_setflags(struct vfs_vnode *vn, uint32_t flags)
+{
+    int fd = hostfs_flags_fd(vn), v = (int)flags, r;
+    if (fd < 0) return fd;
+    r = ioctl(fd, FS_IOC_SETFLAGS, &v) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int hostfs_rename2(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                          struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target,
+                          unsigned flags, uint32_t uid, uint32_t gid)
+{
+    struct hostfs_sb *hs = HOSTFS_SB(olddir->sb);
+    int r;
+    (void)uid, (void)gid; /* a whiteout belongs to whoever runs uvfs, as on the host */
+    if ((r = hostfs_name_ok(oldname)) < 0 || (r = hostfs_name_ok(newname)) < 0) return r;
+    int ofd = hostfs_open_dir(olddir);
+    if (ofd < 0) return ofd;
+    int nfd = hostfs_open_dir(newdir);
+    if (nfd < 0) {
+        close(ofd);
+        return nfd;
+    }
+    if ((r = hostfs_check_victim(hs, ofd, oldname, src)) < 0) goto out;
+    if (target && (r = hostfs_check_victim(hs, nfd, newname, target)) < 0) goto out;
+    if (!target) flags |= (flags & RENAME_EXCHANGE) ? 0 : RENAME_NOREPLACE;
+    if (renameat2(ofd, oldname, nfd, newname, flags) < 0) {
+        r = -errno;
+        goto out;
+    }
+    /* keep the paths current (descendants are refreshed by their lookups) */
+    char *rel = hostfs_child_rel(HOSTFS_V(newdir)->rel, newname);
+    char *trel = (flags & RENAME_EXCHANGE) ? hostfs_child_rel(HOSTFS_V(olddir)->rel, oldname) : NULL;
+    if (rel) {
+        free(HOSTFS_V(src)->rel);
+        HOSTFS_V(src)->rel = rel;
+    }
+    if (trel && target) {
+        free(HOSTFS_V(target)->rel);
+        HOSTFS_V(target)->rel = trel;
+    } else {
+        free(trel);
+    }
+out:
+    close(ofd);
+    close(nfd);
+    return r;
+}
+
 /* ---- extended attributes ------------------------------------------------------------ */
 
 /* See the file comment: xattr calls go through /proc/self/fd/N of an O_PATH
@@ -1029,6 +1127,11 @@ static const struct vfs_ops hostfs_ops = {
     .setxattr = hostfs_setxattr,
     .listxattr = hostfs_listxattr,
     .removexattr = hostfs_removexattr,
+    .fallocate = hostfs_fallocate,
+    .seek = hostfs_seek,
+    .getflags = hostfs_getflags,
+    .setflags = hostfs_setflags,
+    .rename2 = hostfs_rename2,
 };
 
 /* ---- mount ---------------------------------------------------------------------------- */

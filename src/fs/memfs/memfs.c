@@ -13,15 +13,24 @@
  * plus an array of entries in creation order; readdir cookies are creation
  * sequence numbers, so they stay valid while entries come and go.
  *
+ * The Linux file operations are tmpfs's: fallocate allocates zeroed pages
+ * (counted against size=), punches and zeroes, but does not collapse or
+ * insert ranges; SEEK_DATA / SEEK_HOLE go by pages; RENAME_EXCHANGE and
+ * RENAME_WHITEOUT; the chattr flags append-only, immutable, nodump and
+ * noatime are stored (not enforced: see uvfs_setflags).
+ *
  * Locking: none of its own; the core serialises every op on a superblock
  * (not VFS_SB_THREADSAFE).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "memfs.h"
 
@@ -455,6 +464,103 @@ static int memfs_removexattr(struct vfs_vnode *vn, const char *name)
     return r;
 }
 
+/* ---- Linux file operations ---------------------------------------------------- */
+
+/* As tmpfs: allocation (zeroed pages, counted against size=), KEEP_SIZE,
+ * PUNCH_HOLE, and ZERO_RANGE (pages zeroed); no COLLAPSE / INSERT. */
+static int memfs_fallocate(struct vfs_vnode *vn, void *fh, int mode, uint64_t off, uint64_t len)
+{
+    (void)fh;
+    struct memfs_inode *ip = MEMFS_I(vn);
+    struct memfs_sb *ms = MEMFS_SB(vn->sb);
+    int r = 0;
+    if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) return -EOPNOTSUPP;
+    if (off + len > MEMFS_MAX_FILESIZE) return -EFBIG;
+    if (mode & FALLOC_FL_PUNCH_HOLE) {
+        memfs_file_punch(ms, ip, off, len);
+        memfs_touch_modify(ip);
+        return 0;
+    }
+    if (mode & FALLOC_FL_ZERO_RANGE) memfs_file_punch(ms, ip, off, len);
+    r = memfs_file_alloc(ms, ip, off, len);
+    if (r < 0) return r;
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > ip->size) {
+        ip->size = off + len;
+        memfs_touch_modify(ip);
+    } else {
+        memfs_touch_change(ip);
+    }
+    return 0;
+}
+
+static int memfs_seek(struct vfs_vnode *vn, void *fh, uint64_t off, int whence, uint64_t *out)
+{
+    (void)fh;
+    *out = memfs_file_seek(MEMFS_I(vn), off, whence == SEEK_DATA);
+    return 0;
+}
+
+#define MEMFS_FL_SETTABLE (FS_APPEND_FL | FS_IMMUTABLE_FL | FS_NODUMP_FL | FS_NOATIME_FL)
+
+static int memfs_getflags(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid)
+{
+    *flags = MEMFS_I(vn)->iflags;
+    *projid = 0;
+    return 0;
+}
+
+static int memfs_setflags(struct vfs_vnode *vn, uint32_t flags)
+{
+    struct memfs_inode *ip = MEMFS_I(vn);
+    if (flags & ~MEMFS_FL_SETTABLE) return -EOPNOTSUPP;
+    ip->iflags = flags;
+    memfs_touch_change(ip);
+    return 0;
+}
+
+static int memfs_rename2(struct vfs_vnode *olddir, const char *oldname, struct vfs_vnode *src,
+                         struct vfs_vnode *newdir, const char *newname, struct vfs_vnode *target,
+                         unsigned flags, uint32_t uid, uint32_t gid)
+{
+    struct memfs_sb *ms = MEMFS_SB(olddir->sb);
+    struct memfs_inode *odp = MEMFS_I(olddir), *ndp = MEMFS_I(newdir), *ip = MEMFS_I(src);
+    if (flags & RENAME_EXCHANGE) {
+        struct memfs_inode *tp = target ? MEMFS_I(target) : NULL;
+        struct memfs_dirent *ode = memfs_dir_find(&odp->u.dir, oldname, strlen(oldname));
+        struct memfs_dirent *nde = memfs_dir_find(&ndp->u.dir, newname, strlen(newname));
+        if (!tp || !ode || !nde || ode->ip != ip || nde->ip != tp) return -ENOENT;
+        int sdir = S_ISDIR(ip->mode), tdir = S_ISDIR(tp->mode);
+        if (odp != ndp && sdir != tdir && (sdir ? ndp : odp)->nlink >= MEMFS_LINK_MAX)
+            return -EMLINK;
+        ode->ip = tp;
+        nde->ip = ip;
+        if (odp != ndp) {
+            if (sdir) ip->u.dir.parent = ndp;
+            if (tdir) tp->u.dir.parent = odp;
+            if (sdir != tdir) {
+                (sdir ? odp : ndp)->nlink--;
+                (sdir ? ndp : odp)->nlink++;
+            }
+        }
+        memfs_touch_change(ip);
+        memfs_touch_change(tp);
+        memfs_touch_modify(odp);
+        if (ndp != odp) memfs_touch_modify(ndp);
+        return 0;
+    }
+    /* RENAME_WHITEOUT: the whiteout first, so that nothing has moved if
+     * there is no memory for it */
+    struct memfs_inode *wp = memfs_inode_new(ms, S_IFCHR, uid, gid);
+    if (!wp) return -ENOMEM;
+    int r = memfs_rename(olddir, oldname, src, newdir, newname, target);
+    if (r == 0) r = memfs_add_entry(odp, oldname, wp);
+    if (r < 0) {
+        wp->nlink = 0;
+        memfs_inode_free(ms, wp);
+    }
+    return r;
+}
+
 static const struct vfs_ops memfs_ops = {
     .put_super = memfs_put_super,
     .statfs = memfs_statfs,
@@ -477,6 +583,11 @@ static const struct vfs_ops memfs_ops = {
     .setxattr = memfs_setxattr,
     .listxattr = memfs_listxattr,
     .removexattr = memfs_removexattr,
+    .fallocate = memfs_fallocate,
+    .seek = memfs_seek,
+    .getflags = memfs_getflags,
+    .setflags = memfs_setflags,
+    .rename2 = memfs_rename2,
 };
 
 /* ---- mount ------------------------------------------------------------------ */

@@ -75,6 +75,7 @@ struct memfs_inode {
     uint32_t mode, uid, gid, nlink;
     uint64_t rdev;
     uint64_t size; /* regular files and symlinks */
+    uint32_t iflags; /* FS_*_FL of chattr (MEMFS_FL_SETTABLE) */
     struct timespec atime, mtime, ctime, btime;
     struct memfs_xattr *xattrs;
     union {
@@ -109,6 +110,13 @@ ssize_t memfs_file_read(struct memfs_inode *ip, void *buf, size_t n, uint64_t of
 ssize_t memfs_file_write(struct memfs_sb *ms, struct memfs_inode *ip, const void *buf, size_t n,
                          uint64_t off);
 int memfs_file_truncate(struct memfs_sb *ms, struct memfs_inode *ip, uint64_t size);
+/* Give [OFF, OFF+LEN) zeroed pages where it has none (-ENOSPC over the
+ * size limit, checked first); zero its bytes below the size, freeing whole
+ * pages (a punched hole); the first offset >= OFF with (DATA) or without a
+ * page, or the size. */
+int memfs_file_alloc(struct memfs_sb *ms, struct memfs_inode *ip, uint64_t off, uint64_t len);
+void memfs_file_punch(struct memfs_sb *ms, struct memfs_inode *ip, uint64_t off, uint64_t len);
+uint64_t memfs_file_seek(const struct memfs_inode *ip, uint64_t off, int data);
 
 /* Directories. */
 struct memfs_dirent *memfs_dir_find(struct memfs_dir *d, const char *name, size_t len);

@@ -174,6 +174,61 @@ ssize_t memfs_file_write(struct memfs_sb *ms, struct memfs_inode *ip, const void
     return (ssize_t)done;
 }
 
+/* Free page IDX if present (its slot emptied; interior nodes stay). */
+static void memfs_page_drop(struct memfs_sb *ms, struct memfs_file *f, uint64_t idx)
+{
+    if (f->height == 0 || (idx >> (MEMFS_FANOUT_SHIFT * f->height)) != 0) return;
+    void **node = f->root;
+    for (unsigned h = f->height; node && h > 1; h--)
+        node = node[(idx >> (MEMFS_FANOUT_SHIFT * (h - 1))) & (MEMFS_FANOUT - 1)];
+    if (!node || !node[idx & (MEMFS_FANOUT - 1)]) return;
+    free(node[idx & (MEMFS_FANOUT - 1)]);
+    node[idx & (MEMFS_FANOUT - 1)] = NULL;
+    f->npages--;
+    ms->used_pages--;
+}
+
+int memfs_file_alloc(struct memfs_sb *ms, struct memfs_inode *ip, uint64_t off, uint64_t len)
+{
+    uint64_t first = off >> MEMFS_PAGE_SHIFT, last = (off + len - 1) >> MEMFS_PAGE_SHIFT, need = 0;
+    for (uint64_t i = first; i <= last; i++)
+        if (!memfs_page_find(&ip->u.file, i)) need++;
+    if (ms->limit_pages && ms->used_pages + need > ms->limit_pages) return -ENOSPC;
+    for (uint64_t i = first; i <= last; i++) {
+        char *p;
+        int r = memfs_page_get(ms, &ip->u.file, i, &p);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+void memfs_file_punch(struct memfs_sb *ms, struct memfs_inode *ip, uint64_t off, uint64_t len)
+{
+    uint64_t end = off + len;
+    if (end > ip->size) end = ip->size;
+    while (off < end) {
+        uint64_t idx = off >> MEMFS_PAGE_SHIFT, in = off & (MEMFS_PAGE - 1);
+        uint64_t chunk = MEMFS_PAGE - in < end - off ? MEMFS_PAGE - in : end - off;
+        if (in == 0 && chunk == MEMFS_PAGE) {
+            memfs_page_drop(ms, &ip->u.file, idx);
+        } else {
+            char *p = memfs_page_find(&ip->u.file, idx);
+            if (p) memset(p + in, 0, chunk);
+        }
+        off += chunk;
+    }
+}
+
+uint64_t memfs_file_seek(const struct memfs_inode *ip, uint64_t off, int data)
+{
+    for (uint64_t pos = off; pos < ip->size;) {
+        int have = memfs_page_find(&ip->u.file, pos >> MEMFS_PAGE_SHIFT) != NULL;
+        if (have == data) return pos;
+        pos = ((pos >> MEMFS_PAGE_SHIFT) + 1) << MEMFS_PAGE_SHIFT;
+    }
+    return ip->size;
+}
+
 /* ---- directories ------------------------------------------------------------- */
 
 static uint32_t memfs_hash(const char *name, size_t len)
