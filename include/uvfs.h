@@ -81,7 +81,13 @@ struct uvfs;
  * Returns 0 and *out, or a negative error. Free with uvfs_free(). */
 UVFS_API int uvfs_new(struct uvfs **out);
 /* Unmount everything (flushing each filesystem) and free the context. Returns
- * the first flush error, or 0. The context is gone either way. */
+ * the first flush error, or 0. The context is gone either way.
+ * IMPORTANT: writes are cached (the ext block cache, the FAT) and reach the
+ * image only on uvfs_sync(), uvfs_umount() or uvfs_free(). A program that
+ * exits -- or dies of a signal it does not catch -- without one of them
+ * LOSES ITS WRITES and may leave the image inconsistent (e2fsck errors).
+ * Catch SIGINT/SIGTERM/SIGHUP, stop at a safe point and call uvfs_free()
+ * (the uvfs CLI does this). */
 UVFS_API int uvfs_free(struct uvfs *ctx);
 
 /* Process-wide log sink for warnings ("GPT primary header damaged; using the

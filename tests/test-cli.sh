@@ -851,11 +851,34 @@ EOF2
     expect 0 "shell help" "$UVFS" shell <<<'help'
 }
 
+# A forgotten ':' (issue 13): a host operand of rm / cp / mv / truncate that
+# is a disk image is refused unless --host or ./ says so.
+t_colon() {
+    section=colon
+    make_ext v.img src >/dev/null 2>&1 || { bad "mke2fs failed"; return; }
+    local sum
+    sum=$(sha256sum <v.img)
+    echo abc >three.txt
+    expect 1 "rm IMAGE without a colon" "$UVFS" rm v.img
+    err_match "did you mean v.img:/ \\?"
+    expect 1 "cp FILE IMAGE without a colon" "$UVFS" cp three.txt v.img
+    expect 1 "mv FILE IMAGE without a colon" "$UVFS" mv three.txt v.img
+    expect 1 "truncate IMAGE without a colon" "$UVFS" truncate -s 0 v.img
+    same "the image is untouched" "$(sha256sum <v.img)" "$sum"
+    [ -f three.txt ] && ok || bad "mv removed its source"
+    expect 0 "cp --host FILE IMAGE" "$UVFS" cp --host three.txt v.img
+    same "--host replaced the file" "$(cat v.img)" "abc"
+    make_ext v.img src >/dev/null 2>&1
+    expect 0 "rm ./IMAGE" "$UVFS" rm ./v.img
+    [ -e v.img ] && bad "rm ./v.img kept the file" || ok
+    rm -f three.txt
+}
+
 # ---- main ----------------------------------------------------------------------
 
 mkdir -p src
 make_tree src
-sections=${*:-split usage errors extread extwrite faults imgimg fat part json corrupt tar shell}
+sections=${*:-split usage errors extread extwrite faults imgimg fat part json corrupt tar shell colon}
 for s in $sections; do
     "t_$s"
 done

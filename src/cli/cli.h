@@ -71,6 +71,8 @@ const struct cli_cmd *cli_cmd_lookup(const char *name);
  * usage message has been printed (then the command returns 2). 'H' is
  * reserved for --help (the help text has been printed; return 0). */
 struct option;
+/* The long-only option --host (see cli_host_guard). */
+#define CLI_OPT_HOST 0x100
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                const struct cli_cmd *cmd);
 
@@ -135,6 +137,7 @@ struct cli_session {
     int status; /* exit status so far (1 after any error) */
     unsigned long nerrors; /* errors and warnings reported so far */
     int keep;   /* shell: cli_finish() keeps the images mounted (and syncs) */
+    int host_ok; /* --host: a host operand may be a disk image (cli_host_guard) */
 };
 extern struct cli_session cli;
 
@@ -162,6 +165,29 @@ char *cli_loc_base(const struct cli_loc *loc);
 /* Unmount everything and free the contexts (uvfs_free flushes; a flush error
  * is reported with the image's name); returns the final exit status. */
 int cli_finish(void);
+
+/* ---- signals (loc.c) -------------------------------------------------------
+ * A command that writes to an image must not die in the middle of a change:
+ * the image would be left with half-written metadata. Once an image is
+ * mounted read-write, SIGINT, SIGTERM and SIGHUP only record the signal
+ * (signals ignored when the program started stay ignored, as with nohup).
+ * Loops check cli_stopping() at safe points (before each file, between the
+ * chunks of a file) and stop; cli_finish() then flushes and unmounts as
+ * usual, says so, and returns 128 + the signal (130 for SIGINT, 143 for
+ * SIGTERM). The handlers are installed without SA_RESTART so a read from a
+ * terminal or pipe returns EINTR instead of waiting on. */
+
+/* The signal received, or 0. */
+int cli_stopping(void);
+/* Forget a received signal (the shell, after a command was interrupted). */
+void cli_stop_clear(void);
+
+/* A host operand of a destructive command (rm, mv, cp's and truncate's
+ * target) that is itself a disk image or filesystem uvfs recognises is most
+ * likely a forgotten ':'. Returns 0 when LOC may be acted on (an image path,
+ * --host given, ARG starting with "./", or no image); else reports "did you
+ * mean IMAGE:/ ?" and returns -1. */
+int cli_host_guard(const char *arg, const struct cli_loc *loc);
 
 /* Recursive walks (ls -R, tree, find, cp -r, rm -r) call cli_walk_enter()
  * before reading a directory and cli_walk_leave() after. Enter fails (-1,

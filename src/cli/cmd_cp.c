@@ -138,9 +138,17 @@ static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src,
     /* A sparse source (fewer blocks than its size) keeps its holes: chunks
      * of zeros are skipped with lseek, and the size is set at the end. */
     int sparse = st->blocks * 512 < st->size, hole = 0;
-    int64_t total = 0;
+    int64_t total = 0, stopped = 0;
     for (;;) {
+        if (cli_stopping()) {
+            stopped = 1;
+            break;
+        }
         ssize_t n = cli_read(src, in, o->buf, CP_BUFSZ);
+        if (n < 0 && cli_stopping()) {
+            stopped = 1;
+            break;
+        }
         if (n < 0) {
             cli_err(src->disp, (int)n);
             r = -1;
@@ -168,6 +176,8 @@ static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src,
         }
         cli_progress_add((uint64_t)n);
     }
+    if (stopped)
+        r = -1;
     if (r == 0 && hole) {
         int t = cli_ftruncate(dst, out, total);
         if (t < 0) {
@@ -181,6 +191,9 @@ static int cli_cp_data(struct cli_cp_opts *o, const struct cli_loc *src,
         cli_err(dst->disp, c);
         r = -1;
     }
+    /* interrupted in the middle: a partial file is not left behind */
+    if (stopped && (c = cli_unlink(dst)) < 0)
+        cli_err(dst->disp, c);
     return r;
 }
 
@@ -221,7 +234,7 @@ static void cli_cp_dir(struct cli_cp_opts *o, const struct cli_loc *src,
     r = cli_list_dir(src, &de, &n);
     if (r < 0)
         cli_err(src->disp, r);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !cli_stopping(); i++) {
         struct cli_loc s, d;
         if (cli_loc_child(src, de[i].name, &s) < 0) {
             cli_err(src->disp, -ENOMEM);
@@ -335,9 +348,11 @@ static void cli_cp_any(struct cli_cp_opts *o, const struct cli_loc *src,
 {
     struct uvfs_stat st;
     /* -r copies symlinks as symlinks; without it they are followed */
-    int r = o->rec ? cli_lstat(src, &st) : cli_stat(src, &st);
+    int r = cli_stopping() ? 0 : o->rec ? cli_lstat(src, &st) : cli_stat(src, &st);
 
     (void)top;
+    if (cli_stopping())
+        return;
     if (r < 0) {
         cli_err(src->disp, r);
         return;
@@ -431,6 +446,13 @@ static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **
         ok[i] = cli_loc_parse(srcargs[i], is_mv, &srcs[i]) == 0;
     if (cli_loc_parse(dstarg, 1, &dst) < 0)
         goto out;
+    /* a forgotten ':' must not overwrite (or, for mv, move) an image file */
+    r = cli_host_guard(dstarg, &dst);
+    for (int i = 0; is_mv && i < nsrc; i++)
+        if (ok[i] && cli_host_guard(srcargs[i], &srcs[i]) < 0)
+            r = -1;
+    if (r < 0)
+        goto out;
     cli_mount_all();
     if (!cli_loc_mounted(&dst))
         goto out;
@@ -446,7 +468,7 @@ static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **
             cli_msg("target %s is not a directory", dst.disp);
         goto out;
     }
-    for (int i = 0; i < nsrc; i++) {
+    for (int i = 0; i < nsrc && !cli_stopping(); i++) {
         struct cli_loc target;
         unsigned long errs = cli.nerrors;
         if (!ok[i])
@@ -487,7 +509,9 @@ static int cli_cp_main(const char *cmd, struct cli_cp_opts *o, int nsrc, char **
             if (r == -EXDEV) {
                 /* across images / devices: copy, then remove if all went well */
                 cli_cp_any(o, &srcs[i], &target, 0, 1);
-                if (cli.nerrors == errs)
+                if (cli_stopping())
+                    fprintf(stderr, "uvfs: %s: not removed (interrupted)\n", srcs[i].disp);
+                else if (cli.nerrors == errs)
                     cli_remove_tree(&srcs[i], 0);
                 else
                     cli_msg("%s: not removed after errors", srcs[i].disp);
@@ -524,6 +548,7 @@ static int cli_cp_run(int argc, char **argv)
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
                                          {"preserve", no_argument, NULL, 'p'},
                                          {"verbose", no_argument, NULL, 'v'},
+                                         {"host", no_argument, NULL, CLI_OPT_HOST},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
     struct cli_cp_opts o;
@@ -533,6 +558,7 @@ static int cli_cp_run(int argc, char **argv)
     while ((c = cli_getopt(argc, argv, "rRpva", opts, &cli_cmd_cp)) != -1) {
         switch (c) {
         case 'H': return 0;
+        case CLI_OPT_HOST: cli.host_ok = 1; break;
         case 'r': case 'R': o.rec = 1; break;
         case 'p': o.pres = 1; break;
         case 'a': o.rec = o.pres = 1; break;
@@ -550,6 +576,7 @@ static int cli_cp_run(int argc, char **argv)
 static int cli_mv_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"verbose", no_argument, NULL, 'v'},
+                                         {"host", no_argument, NULL, CLI_OPT_HOST},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
     struct cli_cp_opts o;
@@ -560,6 +587,7 @@ static int cli_mv_run(int argc, char **argv)
     while ((c = cli_getopt(argc, argv, "v", opts, &cli_cmd_mv)) != -1) {
         switch (c) {
         case 'H': return 0;
+        case CLI_OPT_HOST: cli.host_ok = 1; break;
         case 'v': o.verbose = 1; break;
         default: return 2;
         }
@@ -576,8 +604,8 @@ const struct cli_cmd cli_cmd_cp = {
     .run = cli_cp_run,
     .summary = "copy files between the host and images, or between images",
     .help =
-        "Usage: uvfs cp [-r] [-p] [-v] SRC DST\n"
-        "  or:  uvfs cp [-r] [-p] [-v] SRC... DIR\n"
+        "Usage: uvfs cp [-r] [-p] [-v] [--host] SRC DST\n"
+        "  or:  uvfs cp [-r] [-p] [-v] [--host] SRC... DIR\n"
         "Copy SRC to DST, or each SRC into the existing directory DIR, like cp(1).\n"
         "Sources and destination may each be a host path or IMAGE:PATH, in the same or\n"
         "different images. Only images written to are opened read-write. Copying an\n"
@@ -591,25 +619,36 @@ const struct cli_cmd cli_cmd_cp = {
         "           modification times (with nanoseconds)\n"
         "  -a       same as -r -p\n"
         "  -v       print each file copied\n"
+        "  --host   allow a host DST that is a disk image (without it, 'cp f disk.img'\n"
+        "           is refused: did you mean disk.img:/ ?); so does './disk.img'\n"
         "  --help   show this help\n"
         "\n"
         "What the destination cannot hold (e.g. symlinks, hard links or ownership on\n"
         "FAT) is reported as \"uvfs: skipped DST/x: symlinks not supported (ENOTSUP)\"\n"
         "and makes the exit status 1; the rest is still copied (a hard link that cannot\n"
-        "be made is copied as a separate file).\n",
+        "be made is copied as a separate file).\n"
+        "\n"
+        "SIGINT, SIGTERM or SIGHUP stop the copy before the next file (a file being\n"
+        "copied is removed, not left partial); the image is flushed and left\n"
+        "consistent, everything copied before stays (exit status 128 + the signal).\n",
 };
 
 const struct cli_cmd cli_cmd_mv = {
     .name = "mv",
     .run = cli_mv_run,
     .summary = "move or rename files",
-    .help = "Usage: uvfs mv [-v] SRC DST\n"
-            "  or:  uvfs mv [-v] SRC... DIR\n"
+    .help = "Usage: uvfs mv [-v] [--host] SRC DST\n"
+            "  or:  uvfs mv [-v] [--host] SRC... DIR\n"
             "Rename SRC to DST, or move each SRC into the existing directory DIR. Within\n"
             "one image (or on the host) this is a rename; across images or between the\n"
             "host and an image the files are copied (recursively, keeping attributes like\n"
             "cp -a) and then the source is removed, unless something failed.\n"
             "\n"
             "  -v       print each file moved\n"
-            "  --help   show this help\n",
+            "  --host   allow host operands that are disk images (refused without it, or\n"
+            "           a './' in front: did you mean disk.img:/ ?)\n"
+            "  --help   show this help\n"
+            "\n"
+            "Interrupted by SIGINT, SIGTERM or SIGHUP, a move across images stops as cp does\n"
+            "and removes no source.\n",
 };

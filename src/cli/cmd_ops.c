@@ -23,9 +23,13 @@ static mode_t cli_ops_umask(void)
     return m;
 }
 
-/* Parse each operand read-write into LOCS (N slots) and mount. */
-static int cli_ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
+/* Parse each operand read-write into LOCS (N slots) and mount. GUARD: the
+ * command destroys what it is given, so a host operand that is a disk image
+ * makes it refuse to start (cli_host_guard). */
+static int cli_ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok, int guard)
 {
+    int refused = 0;
+
     *locs = calloc(n ? n : 1, sizeof **locs);
     *ok = calloc(n ? n : 1, sizeof **ok);
     if (!*locs || !*ok) {
@@ -34,6 +38,11 @@ static int cli_ops_setup(char **args, size_t n, struct cli_loc **locs, int **ok)
     }
     for (size_t i = 0; i < n; i++)
         (*ok)[i] = cli_loc_parse(args[i], 1, &(*locs)[i]) == 0;
+    for (size_t i = 0; guard && i < n; i++)
+        if ((*ok)[i] && cli_host_guard(args[i], &(*locs)[i]) < 0)
+            refused = 1;
+    if (refused)
+        return -1;
     cli_mount_all();
     for (size_t i = 0; i < n; i++)
         (*ok)[i] = (*ok)[i] && cli_loc_mounted(&(*locs)[i]);
@@ -55,13 +64,14 @@ static int cli_ops_done(struct cli_loc *locs, int *ok, size_t n)
 typedef int (*cli_ops_fn)(const struct cli_loc *l, void *arg);
 
 /* The shape of every command here: parse the N operands ARGS read-write,
- * mount their images, run FN on each one that is there, report, finish. */
-static int cli_ops_each(char **args, size_t n, cli_ops_fn fn, void *arg)
+ * mount their images, run FN on each one that is there (until a signal
+ * asks to stop), report, finish. GUARD as for cli_ops_setup. */
+static int cli_ops_each(char **args, size_t n, cli_ops_fn fn, void *arg, int guard)
 {
     struct cli_loc *locs = NULL;
     int *ok = NULL;
-    if (cli_ops_setup(args, n, &locs, &ok) == 0) {
-        for (size_t i = 0; i < n; i++) {
+    if (cli_ops_setup(args, n, &locs, &ok, guard) == 0) {
+        for (size_t i = 0; i < n && !cli_stopping(); i++) {
             if (!ok[i])
                 continue;
             int r = fn(&locs[i], arg);
@@ -176,6 +186,10 @@ int cli_remove_tree(const struct cli_loc *l, int depth)
     }
     for (size_t i = 0; i < n; i++) {
         struct cli_loc c;
+        if (cli_stopping()) {
+            failed = 1;
+            break;
+        }
         if (cli_loc_child(l, de[i].name, &c) < 0) {
             cli_err(l->disp, -ENOMEM);
             failed = 1;
@@ -222,6 +236,7 @@ static int cli_rm_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
                                          {"force", no_argument, NULL, 'f'},
+                                         {"host", no_argument, NULL, CLI_OPT_HOST},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
     struct cli_rm_opts o = {0, 0};
@@ -232,6 +247,7 @@ static int cli_rm_run(int argc, char **argv)
         case 'H': return 0;
         case 'r': case 'R': o.rec = 1; break;
         case 'f': o.force = 1; break;
+        case CLI_OPT_HOST: cli.host_ok = 1; break;
         default: return 2;
         }
     }
@@ -240,19 +256,24 @@ static int cli_rm_run(int argc, char **argv)
             return 0;
         return cli_usage("rm", "missing operand");
     }
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rm_one, &o);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rm_one, &o, 1);
 }
 
 const struct cli_cmd cli_cmd_rm = {
     .name = "rm",
     .run = cli_rm_run,
     .summary = "remove files or directories",
-    .help = "Usage: uvfs rm [-r] [-f] PATH...\n"
+    .help = "Usage: uvfs rm [-r] [-f] [--host] PATH...\n"
             "Remove each PATH. Directories need -r. The root of an image is never removed.\n"
             "\n"
             "  -r, -R   remove directories and their contents recursively\n"
             "  -f       ignore missing files, never fail for lack of operands\n"
-            "  --help   show this help\n",
+            "  --host   allow a host PATH that is a disk image (without it, 'rm disk.img'\n"
+            "           is refused: did you mean disk.img:/ ?); so does './disk.img'\n"
+            "  --help   show this help\n"
+            "\n"
+            "SIGINT, SIGTERM or SIGHUP stop the removal after the current file; the image\n"
+            "is flushed and left consistent (exit status 128 + the signal).\n",
 };
 
 static int cli_rmdir_one(const struct cli_loc *l, void *arg)
@@ -268,7 +289,7 @@ static int cli_rmdir_run(int argc, char **argv)
         return c == 'H' ? 0 : 2;
     if (optind >= argc)
         return cli_usage("rmdir", "missing operand");
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rmdir_one, NULL);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_rmdir_one, NULL, 0);
 }
 
 const struct cli_cmd cli_cmd_rmdir = {
@@ -367,7 +388,7 @@ static int cli_mkdir_run(int argc, char **argv)
         return cli_usage("mkdir", "invalid mode '%s'", o.modestr);
     if (optind >= argc)
         return cli_usage("mkdir", "missing operand");
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_mkdir_one, &o);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_mkdir_one, &o, 0);
 }
 
 const struct cli_cmd cli_cmd_mkdir = {
@@ -499,7 +520,7 @@ static int cli_chmod_run(int argc, char **argv)
     if (optind >= argc)
         return cli_usage("chmod", "missing operand after '%s'", spec);
     struct cli_chmod_opts o = {spec, cli_ops_umask()};
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chmod_one, &o);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chmod_one, &o, 0);
 }
 
 const struct cli_cmd cli_cmd_chmod = {
@@ -570,7 +591,7 @@ static int cli_chown_run(int argc, char **argv)
         return cli_usage("chown", "invalid owner '%s' (numeric USER[:GROUP] only)", spec);
     if (optind >= argc)
         return cli_usage("chown", "missing operand after '%s'", spec);
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chown_one, &o);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_chown_one, &o, 0);
 }
 
 const struct cli_cmd cli_cmd_chown = {
@@ -739,7 +760,7 @@ static int cli_touch_run(int argc, char **argv)
             return cli_finish();
         o.ref = &ref; /* mounted with the operands */
     }
-    rc = cli_ops_each(argv + optind, (size_t)(argc - optind), cli_touch_one, &o);
+    rc = cli_ops_each(argv + optind, (size_t)(argc - optind), cli_touch_one, &o, 0);
     cli_loc_free(&ref);
     return rc;
 }
@@ -789,6 +810,7 @@ static int cli_truncate_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"size", required_argument, NULL, 's'},
                                          {"no-create", no_argument, NULL, 'c'},
+                                         {"host", no_argument, NULL, CLI_OPT_HOST},
                                          {"help", no_argument, NULL, 'H'},
                                          {0, 0, 0, 0}};
     struct cli_truncate_opts o = {0, 0};
@@ -800,6 +822,7 @@ static int cli_truncate_run(int argc, char **argv)
         case 'H': return 0;
         case 's': sizestr = optarg; break;
         case 'c': o.nocreate = 1; break;
+        case CLI_OPT_HOST: cli.host_ok = 1; break;
         default: return 2;
         }
     }
@@ -809,19 +832,21 @@ static int cli_truncate_run(int argc, char **argv)
         return cli_usage("truncate", "invalid size '%s'", sizestr);
     if (optind >= argc)
         return cli_usage("truncate", "missing operand");
-    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_truncate_one, &o);
+    return cli_ops_each(argv + optind, (size_t)(argc - optind), cli_truncate_one, &o, 1);
 }
 
 const struct cli_cmd cli_cmd_truncate = {
     .name = "truncate",
     .run = cli_truncate_run,
     .summary = "shrink or extend files to a size",
-    .help = "Usage: uvfs truncate [-c] -s SIZE PATH...\n"
+    .help = "Usage: uvfs truncate [-c] [--host] -s SIZE PATH...\n"
             "Set the size of each PATH to SIZE bytes (extending with zeros), creating\n"
             "missing files. SIZE may end in K, M, G, T (powers of 1024; also KiB...) or\n"
             "KB, MB, GB, TB (powers of 1000).\n"
             "\n"
             "  -s SIZE   the new size\n"
             "  -c        do not create missing files\n"
+            "  --host    allow a host PATH that is a disk image (refused without it, or\n"
+            "            a './' in front: did you mean disk.img:/ ?)\n"
             "  --help    show this help\n",
 };

@@ -342,13 +342,16 @@ static int cli_tarin_run(int argc, char **argv)
         struct cli_loc l;
         char *rel;
         unsigned mode;
+        if (cli_stopping())
+            break;
         int ar = archive_read_next_header(a, &e);
         if (ar == ARCHIVE_EOF)
             break;
         if (ar == ARCHIVE_WARN)
             fprintf(stderr, "uvfs: warning: %s: %s\n", in, archive_error_string(a));
         else if (ar != ARCHIVE_OK) {
-            cli_msg("%s: %s", in, archive_error_string(a));
+            if (!cli_stopping())
+                cli_msg("%s: %s", in, archive_error_string(a));
             break;
         }
         const char *pathname = archive_entry_pathname(e);
@@ -426,8 +429,14 @@ static int cli_tarin_run(int argc, char **argv)
                     r = fd;
                     cli_err(l.disp, fd);
                 } else {
+                    int stopped = 0;
                     for (;;) {
-                        la_ssize_t n = archive_read_data(a, buf, CLI_TAR_BUFSZ);
+                        la_ssize_t n = cli_stopping() ? -1 : archive_read_data(a, buf, CLI_TAR_BUFSZ);
+                        if (n < 0 && cli_stopping()) {
+                            stopped = 1;
+                            r = -EINTR;
+                            break;
+                        }
                         if (n < 0) {
                             cli_msg("%s: %s", in, archive_error_string(a));
                             r = -EIO;
@@ -448,6 +457,9 @@ static int cli_tarin_run(int argc, char **argv)
                         cli_err(l.disp, cr);
                         r = cr;
                     }
+                    /* interrupted: no partial file is left behind */
+                    if (stopped && (cr = cli_unlink(&l)) < 0)
+                        cli_err(l.disp, cr);
                 }
             } else if (r == 0 && S_ISLNK(mode)) {
                 const char *target = archive_entry_symlink(e);
@@ -536,7 +548,8 @@ const struct cli_cmd cli_cmd_tarin = {
             "images, or when root), nanosecond times, symlinks, hard links, device nodes,\n"
             "fifos and extended attributes. A leading '/' of a name is dropped; names\n"
             "with '..' are refused. What the filesystem cannot hold is reported as\n"
-            "skipped, as with cp.\n"
+            "skipped, as with cp. SIGINT, SIGTERM or SIGHUP stop before the next entry\n"
+            "(a file being written is removed); the image is flushed and consistent.\n"
             "\n"
             "  --help   show this help\n",
 };

@@ -91,7 +91,7 @@ ssize_t cli_read(const struct cli_loc *l, int fd, void *buf, size_t n)
         return (ssize_t)cli_u(uvfs_read(CTX(l), fd, buf, n));
     do
         r = read(fd, buf, n);
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && errno == EINTR && !cli_stopping());
     return (ssize_t)cli_h(r);
 }
 
@@ -104,7 +104,7 @@ ssize_t cli_write(const struct cli_loc *l, int fd, const void *buf, size_t n)
             r = (ssize_t)cli_u(uvfs_write(CTX(l), fd, (const char *)buf + done, n - done));
         } else {
             r = write(fd, (const char *)buf + done, n - done);
-            if (r < 0 && errno == EINTR)
+            if (r < 0 && errno == EINTR && !cli_stopping())
                 continue;
             r = (ssize_t)cli_h(r);
         }

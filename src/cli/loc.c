@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,83 @@ nomem:
     return -ENOMEM;
 }
 
+/* ---- signals ------------------------------------------------------------------- */
+
+static volatile sig_atomic_t cli_sig;
+static int cli_sig_installed;
+
+static void cli_sig_handler(int sig)
+{
+    if (!cli_sig)
+        cli_sig = sig;
+}
+
+/* Catch SIGINT, SIGTERM and SIGHUP from now on (once per process). */
+static void cli_sig_install(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+
+    if (cli_sig_installed)
+        return;
+    cli_sig_installed = 1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cli_sig_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read of stdin returns EINTR */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue; /* ignored by whoever started us (nohup, a background job) */
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int cli_stopping(void)
+{
+    return cli_sig;
+}
+
+void cli_stop_clear(void)
+{
+    cli_sig = 0;
+}
+
+/* "SIGINT" for messages. */
+static const char *cli_sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
+                                                                                : "a signal";
+}
+
+/* ---- the forgotten colon ---------------------------------------------------------- */
+
+int cli_host_guard(const char *arg, const struct cli_loc *loc)
+{
+    struct uvfs_imageinfo *in = NULL;
+    struct stat st;
+    const char *what = NULL;
+
+    if (loc->img >= 0 || cli.host_ok || strncmp(arg, "./", 2) == 0)
+        return 0;
+    if (stat(loc->path, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+        return 0;
+    if (uvfs_image_info(loc->path, &in) < 0)
+        return 0;
+    if (in->table[0])
+        what = in->table[0] == 'g' ? "is a GPT-partitioned disk image"
+                                   : "is an MBR-partitioned disk image";
+    else if (in->fs.type[0])
+        what = "holds a filesystem";
+    if (what) {
+        cli_detail_clear();
+        cli_msg("%s %s%s%s%s; did you mean %s:/ ? (--host%s%s acts on the host file)", arg,
+                what, in->fs.type[0] ? " (" : "", in->fs.type, in->fs.type[0] ? ")" : "", arg,
+                arg[0] == '/' ? "" : " or ./", arg[0] == '/' ? "" : arg);
+    }
+    uvfs_imageinfo_free(in);
+    return what ? -1 : 0;
+}
+
 /* ---- the session --------------------------------------------------------------- */
 
 /* The partition number PART names in IMAGE, by the rules of the block layer
@@ -263,6 +341,9 @@ int cli_mount_all(void)
 {
     int r, failed = 0;
 
+    for (size_t i = 0; i < cli.nimgs; i++)
+        if (cli.imgs[i].rw)
+            cli_sig_install();
     for (size_t i = 0; i < cli.nimgs; i++) {
         struct cli_img *img = &cli.imgs[i];
         if (img->failed || (img->mounted && img->mounted_rw >= img->rw))
@@ -350,7 +431,13 @@ int cli_finish(void)
 out:
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_detail_clear();
-        cli_err("standard output", -errno);
+        if (!(cli_sig && errno == EINTR))
+            cli_err("standard output", -errno);
+    }
+    if (cli_sig) {
+        fprintf(stderr, "uvfs: interrupted by %s: stopped; what was written is flushed\n",
+                cli_sig_name(cli_sig));
+        cli.status = 128 + cli_sig;
     }
     return cli.status;
 }
