@@ -71,7 +71,7 @@ int vfs_file_fallocate(struct vfs_file *f, int mode, int64_t off, int64_t len)
     rc = vfs_falloc_mode_check(mode);
     if (rc < 0) return rc;
     if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
-    vfs_sb_lock(sb);
+    if ((rc = vfs_sb_enter(sb, VFS_GATE_SHARED)) < 0) return rc;
     /* an append-only file may only be preallocated; an immutable one not at all */
     if (sb->ops->getflags) {
         struct vfs_call c = {.op = UVFS_OP_GETFLAGS, .ino = vn->ino};
@@ -104,7 +104,7 @@ int vfs_file_fallocate(struct vfs_file *f, int mode, int64_t off, int64_t len)
         if (rc > 0) rc = 0;
     }
 out:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -118,7 +118,7 @@ int64_t vfs_file_seek_data(struct vfs_file *f, int64_t off, int whence)
     int64_t rc;
 
     if (whence != SEEK_DATA && whence != SEEK_HOLE) return -EINVAL;
-    vfs_sb_lock(sb);
+    if ((rc = vfs_sb_enter(sb, VFS_GATE_SHARED)) < 0) return rc;
     rc = vfs_getattr_locked(vn, &st);
     if (rc < 0) goto out;
     if (off < 0 || (uint64_t)off >= st.size) {
@@ -146,7 +146,7 @@ int64_t vfs_file_seek_data(struct vfs_file *f, int64_t off, int whence)
             rc = (int64_t)pos;
     }
 out:
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
@@ -159,10 +159,10 @@ int vfs_getflags_vn(struct vfs_vnode *vn, uint32_t *flags, uint32_t *projid)
     int rc;
     *flags = 0;
     if (!sb->ops->getflags) return -ENOTTY;
-    vfs_sb_lock(sb);
+    if ((rc = vfs_sb_enter(sb, VFS_GATE_SHARED)) < 0) return rc;
     struct vfs_call c = {.op = UVFS_OP_GETFLAGS, .ino = vn->ino};
     VFS_DISPATCH(sb, rc, c, sb->ops->getflags(vn, flags, &pj));
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     if (projid) *projid = pj;
     return rc < 0 ? rc : 0;
 }
@@ -172,7 +172,7 @@ int vfs_setflags_vn(struct vfs_vnode *vn, uint32_t flags)
     struct vfs_sb *sb = vn->sb;
     int rc;
     if (!sb->ops->getflags) return -ENOTTY;
-    vfs_sb_lock(sb);
+    if ((rc = vfs_sb_enter(sb, VFS_GATE_SHARED)) < 0) return rc;
     if (vfs_sb_readonly(sb)) {
         rc = -EROFS;
     } else if (!sb->ops->setflags) {
@@ -182,7 +182,7 @@ int vfs_setflags_vn(struct vfs_vnode *vn, uint32_t flags)
         VFS_DISPATCH(sb, rc, c, sb->ops->setflags(vn, flags));
         if (rc > 0) rc = 0;
     }
-    vfs_sb_unlock(sb);
+    vfs_sb_leave(sb, VFS_GATE_SHARED);
     return rc;
 }
 
