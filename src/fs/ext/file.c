@@ -411,7 +411,7 @@ fail:
     ext2fs_extent_free(h);
     free(bounce);
     if (cur > b0) /* give back the runs this call mapped (b0..b1 was a hole) */
-        ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, b0, cur - 1);
+        ext_punch(es, ino, in, b0, cur - 1);
     return rc;
 }
 
@@ -487,7 +487,7 @@ static int ext_write_fast(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_l
         rc = ext_wr_fill(es, ino, in, buf, off, n, gp.g[i][0], gp.g[i][1]);
     if (rc < 0) /* give back the holes filled before the one that failed */
         for (size_t j = 0; j + 1 < i; j++)
-            ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, gp.g[j][0], gp.g[j][1]);
+            ext_punch(es, ino, in, gp.g[j][0], gp.g[j][1]);
 out:
     free(gp.g);
     return rc;
@@ -543,13 +543,142 @@ ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
     return (ssize_t)done;
 }
 
+/* ---- freeing blocks: ext_punch ----
+ *
+ * Every block the driver gives back goes through ext_punch (truncate, the
+ * last close of an unlinked file, the large-write path undoing a failed
+ * write). It exists because of a bug in libext2fs 1.46.6 to 1.47.3 (Debian
+ * 12 ships 1.47.0; fixed in 1.47.4 by e2fsprogs commit 509da989):
+ * punch_extent_blocks refuses (EXT2_ET_BAD_BLOCK_NUM, "Illegal block
+ * number") to free a physical range that ends at the filesystem's last
+ * block, and ext2fs_punch_extent asks it only after the extent has been
+ * shortened or removed from the tree. The blocks stay marked in the bitmap,
+ * i_blocks keeps counting them, the size is already the new one, and the
+ * call fails: "i_blocks is X, should be Y" and "Block bitmap differences:
+ * -(...)" ending at the last block. The allocator reaches the last block
+ * only when the filesystem is (nearly) full, so a truncate or unlink right
+ * after ENOSPC hit it (issue 21).
+ *
+ * ext_punch first unmaps that one block itself when the range covers it:
+ * its extent is shortened by one block (or deleted when it is one block
+ * long; libext2fs frees a leaf that becomes empty), then the block is freed
+ * and uncounted — the tree first, the bitmap after, as libext2fs does — and
+ * then ext2fs_punch frees the rest, which never meets the last block again.
+ * Shortening an extent at its end and deleting one never needs a new block
+ * (no node is split), so this step cannot fail for lack of space. */
+
+/* Before ext2fs_punch on extent-mapped IN: fail with -ENOSPC (nothing
+ * changed) when punching [START, END] out of the middle of one extent needs
+ * a split the free blocks may not cover; then, if the range includes the
+ * block mapped to the filesystem's last block, unmap and free it (see
+ * above). Returns 0 or a negative error (then nothing was changed, or the
+ * tree is damaged). */
+static int ext_punch_prepare(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                             uint64_t start, uint64_t end)
+{
+    ext2_filsys fs = es->fs;
+    blk64_t last = ext2fs_blocks_count(fs->super) - 1;
+    ext2_extent_handle_t h = NULL;
+    struct ext2fs_extent ex;
+    uint64_t prev = 0;
+    errcode_t ec;
+    int rc = 0, found = 0;
+
+    ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+    if (ec) return 0; /* ext2fs_punch reports it */
+    ec = ext2fs_extent_goto2(h, 0, start);
+    if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+    if (ec == 0 && ex.e_lblk < start && end + 1 < ex.e_lblk + (uint64_t)ex.e_len) {
+        /* the hard case of ext2fs_punch: the tail becomes a new extent.
+         * Inserting it splits each full node on the path, from the leaf up
+         * (a full root: a new level), one new block each. libext2fs splits
+         * the upper ones first, so running out half-way leaves a changed
+         * (valid) tree behind: check first. */
+        struct ext2_extent_info info;
+        struct ext2fs_extent up;
+        uint64_t need = 0;
+        while (ext2fs_extent_get_info(h, &info) == 0 && info.num_entries >= info.max_entries) {
+            need++;
+            if (info.curr_level == 0 || ext2fs_extent_get(h, EXT2_EXTENT_UP, &up)) break;
+        }
+        if (need && ext2fs_free_blocks_count(fs->super) < need) {
+            rc = vfs_detail(-ENOSPC, "inode %u: punching blocks %llu..%llu splits an extent: %llu "
+                            "free blocks, up to %llu needed", ino, (unsigned long long)start,
+                            (unsigned long long)end,
+                            (unsigned long long)ext2fs_free_blocks_count(fs->super),
+                            (unsigned long long)need);
+            goto out;
+        }
+        ec = ext2fs_extent_goto2(h, 0, start);
+        if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+    }
+    /* no file maps the last block while it is free (the usual case) */
+    if (fs->block_map && !ext2fs_test_block_bitmap2(fs->block_map, last)) goto out;
+    for (unsigned iter = 0; ec == 0 && iter < (1u << 24); iter++) {
+        if (ex.e_lblk > end || (iter && ex.e_lblk < prev)) break; /* past the range, or wrapped */
+        prev = ex.e_lblk;
+        if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && ex.e_len && ex.e_pblk + ex.e_len - 1 == last) {
+            uint64_t lb = ex.e_lblk + ex.e_len - 1;
+            found = lb >= start && lb <= end;
+            break;
+        }
+        ec = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ex);
+    }
+    if (!found) goto out;
+    if (ex.e_len > 1) {
+        ex.e_len--;
+        ec = ext2fs_extent_replace(h, 0, &ex);
+        if (!ec) ec = ext2fs_extent_fix_parents(h);
+    } else {
+        ec = ext2fs_extent_delete(h, 0);
+        if (!ec) ec = ext2fs_extent_fix_parents(h);
+        if (ec == EXT2_ET_NO_CURRENT_NODE) ec = 0; /* the tree is empty now */
+    }
+    if (ec) {
+        rc = ext_err(ec, "inode %u: unmapping block %llu", ino, (unsigned long long)last);
+        goto out;
+    }
+    ext2fs_block_alloc_stats2(fs, last, -1);
+    ec = ext2fs_iblk_sub_blocks(fs, (struct ext2_inode *)in, 1);
+    if (ec) rc = ext_err(ec, "inode %u: block count", ino);
+out:
+    ext2fs_extent_free(h);
+    return rc;
+}
+
+int ext_punch(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t start,
+              uint64_t end)
+{
+    ext2_filsys fs = es->fs;
+    if ((in->i_flags & EXT4_EXTENTS_FL) && !(in->i_flags & EXT4_INLINE_DATA_FL) &&
+        EXT2FS_CLUSTER_RATIO(fs) == 1) {
+        int rc = ext_punch_prepare(es, ino, in, start, end);
+        if (rc < 0) return rc;
+    }
+    errcode_t ec = ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, start, end);
+    if (ec)
+        return ext_err(ec, "inode %u: freeing blocks %llu..%llu", ino, (unsigned long long)start,
+                       (unsigned long long)end);
+    return 0;
+}
+
 int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size)
 {
+    struct ext2_inode_large in;
     ext2_file_t f = NULL;
     errcode_t ec, ec2;
     int rc = ext_uninline(es, ino);
 
     if (rc < 0) return rc;
+    rc = ext_read_inode(es, ino, &in);
+    if (rc < 0) return rc;
+    if (size < EXT2_I_SIZE(&in)) {
+        /* the blocks past the new end first, through ext_punch (not the
+         * punch inside ext2fs_file_set_size2, which then finds none) */
+        uint64_t bs = es->fs->blocksize;
+        rc = ext_punch(es, ino, &in, (size + bs - 1) / bs, ~0ULL);
+        if (rc < 0) return rc;
+    }
     ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
     if (ec) return ext_err(ec, "inode %u: opening", ino);
     ec = ext2fs_file_set_size2(f, size);
