@@ -224,23 +224,139 @@ static int ext_uninline(struct ext_sb *es, ext2_ino_t ino)
     return 0;
 }
 
+/* The most metadata blocks libext2fs may allocate to map NEW more blocks of
+ * IN (or to convert unwritten ones): indirect blocks of a block-mapped file
+ * (one per pointer block of the range, plus a chain of double and triple
+ * indirect ones), or for an extent-mapped file a new leaf for every 32 new
+ * extents (a leaf holds at least 84; a split leaves half) plus a split of
+ * every level and a new root level. */
+static uint64_t ext_map_meta(ext2_filsys fs, const struct ext2_inode_large *in, uint64_t new)
+{
+    if (in->i_flags & EXT4_EXTENTS_FL) {
+        const struct ext3_extent_header *eh = (const void *)in->i_block;
+        return new / 32 + ext2fs_le16_to_cpu(eh->eh_depth) + 2;
+    }
+    uint64_t apb = fs->blocksize / 4;
+    return new / apb + new / (apb * apb) + 4;
+}
+
+/* The metadata blocks libext2fs allocates at most to map logical block LB
+ * of IN (a hole, or unwritten): for a block-mapped file the missing
+ * indirect blocks on LB's path; for an extent-mapped one a new block for
+ * each node on the path, from the leaf up, that has no room for NEW more
+ * entries (1: a new extent; 2: the pieces of a split unwritten one; a full
+ * root adds a level) into *NEED. Returns 0 or libext2fs's error. */
+static errcode_t ext_map_need(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *in,
+                              uint64_t lb, int new, uint64_t *need)
+{
+    *need = 0;
+
+    if (in->i_flags & EXT4_EXTENTS_FL) {
+        ext2_extent_handle_t h = NULL;
+        struct ext2_extent_info info;
+        struct ext2fs_extent ex;
+        errcode_t ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+        if (ec) return ec;
+        ec = ext2fs_extent_goto2(h, 0, lb);
+        if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND || ec == EXT2_ET_NO_CURRENT_NODE) ec = 0;
+        while (!ec && ext2fs_extent_get_info(h, &info) == 0 && info.num_entries + new > info.max_entries) {
+            (*need)++;
+            if (info.curr_level == 0 || ext2fs_extent_get(h, EXT2_EXTENT_UP, &ex)) break;
+        }
+        ext2fs_extent_free(h);
+        return ec;
+    }
+    /* block-mapped: the pointer blocks of LB's level, top down */
+    uint64_t apb = fs->blocksize / 4, idx[3];
+    int levels;
+    blk_t top;
+    if (lb < EXT2_NDIR_BLOCKS) return 0;
+    lb -= EXT2_NDIR_BLOCKS;
+    if (lb < apb) {
+        levels = 1, top = in->i_block[EXT2_IND_BLOCK], idx[0] = lb;
+    } else if ((lb -= apb) < apb * apb) {
+        levels = 2, top = in->i_block[EXT2_DIND_BLOCK], idx[0] = lb / apb, idx[1] = lb % apb;
+    } else {
+        lb -= apb * apb;
+        levels = 3, top = in->i_block[EXT2_TIND_BLOCK];
+        idx[0] = lb / (apb * apb), idx[1] = lb / apb % apb, idx[2] = lb % apb;
+    }
+    blk_t cur = top;
+    uint32_t *ptrs = NULL;
+    for (int l = 0; l < levels; l++) {
+        if (cur == 0 || cur >= ext2fs_blocks_count(fs->super)) {
+            *need += (uint64_t)(levels - l); /* this pointer block and all below it are new */
+            break;
+        }
+        if (l == levels - 1) break; /* the data pointer lives here */
+        if (!ptrs && !(ptrs = malloc(fs->blocksize))) return EXT2_ET_NO_MEMORY;
+        errcode_t ec = io_channel_read_blk64(fs->io, cur, 1, ptrs);
+        if (ec) {
+            free(ptrs);
+            return ec;
+        }
+        cur = ext2fs_le32_to_cpu(ptrs[idx[l]]);
+    }
+    free(ptrs);
+    return 0;
+}
+
 /* Write N bytes at OFF through libext2fs's ext2_file_t (which allocates
- * block by block and extends i_size); *done gets the bytes written. */
+ * block by block and extends i_size); *done gets the bytes written.
+ *
+ * libext2fs does not undo a block it mapped half-way: when the data block
+ * of a block-mapped file cannot be allocated after its indirect block was,
+ * the indirect block stays in the inode but uncounted in i_blocks; an
+ * extent insert can stop after splitting some levels. So near a full
+ * filesystem (fewer free blocks than the whole range could take, data and
+ * metadata in the worst case: ext_map_meta) the write goes block by block,
+ * and a block that is a hole (or unwritten) is written only when the free
+ * count covers it and the metadata mapping it takes (ext_map_need);
+ * otherwise the write stops there with ENOSPC (a short write, or nothing
+ * changed), before libext2fs begins a change it cannot finish. The core
+ * serialises the calls on a filesystem, so the count cannot change in
+ * between. */
 static errcode_t ext_write_file(struct ext_sb *es, ext2_ino_t ino, const char *buf, size_t n,
                                 uint64_t off, size_t *done)
 {
+    ext2_filsys fs = es->fs;
+    uint64_t bs = fs->blocksize, nblk = (off + n - 1) / bs - off / bs + 1;
+    struct ext2_inode_large in;
     ext2_file_t f = NULL;
     errcode_t ec, ec2;
+    int careful;
 
     *done = 0;
-    ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
+    if (ext_read_inode(es, ino, &in) < 0) return EXT2_ET_SHORT_READ;
+    careful = ext2fs_free_blocks_count(fs->super) < nblk + ext_map_meta(fs, &in, nblk);
+    ec = ext2fs_file_open2(fs, ino, NULL, EXT2_FILE_WRITE, &f);
     if (ec) return ec;
     ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
     while (!ec && *done < n) {
         unsigned int want = n - *done > (1u << 30) ? (1u << 30) : (unsigned)(n - *done), put = 0;
+        if (careful) {
+            uint64_t pos = off + *done, lb = pos / bs;
+            blk64_t pblk = 0;
+            int flags = 0;
+            want = (unsigned)(bs - pos % bs) < want ? (unsigned)(bs - pos % bs) : want;
+            if (!(in.i_flags & EXT4_INLINE_DATA_FL)) {
+                ec = ext2fs_bmap2(fs, ino, NULL, NULL, 0, lb, &flags, &pblk);
+                if (ec) break;
+                if (pblk == 0 || (flags & BMAP_RET_UNINIT)) {
+                    uint64_t need = 0;
+                    ec = ext_map_need(fs, ino, &in, lb, pblk ? 2 : 1, &need);
+                    if (ec) break;
+                    if (ext2fs_free_blocks_count(fs->super) < need + (pblk == 0)) {
+                        ec = EXT2_ET_BLOCK_ALLOC_FAIL;
+                        break;
+                    }
+                }
+            }
+        }
         ec = ext2fs_file_write(f, buf + *done, want, &put);
         *done += put;
         if (put == 0) break;
+        if (careful && ext_read_inode(es, ino, &in) < 0) ec = EXT2_ET_SHORT_READ;
     }
     ec2 = ext2fs_file_close(f);
     return ec ? ec : ec2;
