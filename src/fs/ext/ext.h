@@ -161,6 +161,13 @@ ssize_t ext_read(struct vfs_vnode *vn, void *fh, void *buf, size_t n, uint64_t o
 ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uint64_t off);
 ssize_t ext_readlink(struct vfs_vnode *vn, char *buf, size_t size);
 int ext_fsync(struct vfs_vnode *vn, void *fh, int datasync);
+/* Unmap and free logical blocks [START, END] (END ~0: to the end) of INO,
+ * whose inode IN (in memory) is updated and written. Every block the driver
+ * frees goes through here, not through ext2fs_punch directly: it works
+ * around libext2fs's refusal (1.46.6-1.47.3) to free the filesystem's last
+ * block, which leaked blocks (see file.c). Returns 0 or a negative error. */
+int ext_punch(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t start,
+              uint64_t end);
 /* Set the size of regular file INO (grow with a hole, or shrink and free). */
 int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size);
 /* Turn INO's inline data into an ordinary block (no-op without inline data). */

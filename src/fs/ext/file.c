@@ -222,23 +222,139 @@ int ext_uninline(struct ext_sb *es, ext2_ino_t ino)
     return 0;
 }
 
+/* The most metadata blocks libext2fs may allocate to map NEW more blocks of
+ * IN (or to convert unwritten ones): indirect blocks of a block-mapped file
+ * (one per pointer block of the range, plus a chain of double and triple
+ * indirect ones), or for an extent-mapped file a new leaf for every 32 new
+ * extents (a leaf holds at least 84; a split leaves half) plus a split of
+ * every level and a new root level. */
+static uint64_t ext_map_meta(ext2_filsys fs, const struct ext2_inode_large *in, uint64_t new)
+{
+    if (in->i_flags & EXT4_EXTENTS_FL) {
+        const struct ext3_extent_header *eh = (const void *)in->i_block;
+        return new / 32 + ext2fs_le16_to_cpu(eh->eh_depth) + 2;
+    }
+    uint64_t apb = fs->blocksize / 4;
+    return new / apb + new / (apb * apb) + 4;
+}
+
+/* The metadata blocks libext2fs allocates at most to map logical block LB
+ * of IN (a hole, or unwritten): for a block-mapped file the missing
+ * indirect blocks on LB's path; for an extent-mapped one a new block for
+ * each node on the path, from the leaf up, that has no room for NEW more
+ * entries (1: a new extent; 2: the pieces of a split unwritten one; a full
+ * root adds a level) into *NEED. Returns 0 or libext2fs's error. */
+static errcode_t ext_map_need(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *in,
+                              uint64_t lb, int new, uint64_t *need)
+{
+    *need = 0;
+
+    if (in->i_flags & EXT4_EXTENTS_FL) {
+        ext2_extent_handle_t h = NULL;
+        struct ext2_extent_info info;
+        struct ext2fs_extent ex;
+        errcode_t ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+        if (ec) return ec;
+        ec = ext2fs_extent_goto2(h, 0, lb);
+        if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND || ec == EXT2_ET_NO_CURRENT_NODE) ec = 0;
+        while (!ec && ext2fs_extent_get_info(h, &info) == 0 && info.num_entries + new > info.max_entries) {
+            (*need)++;
+            if (info.curr_level == 0 || ext2fs_extent_get(h, EXT2_EXTENT_UP, &ex)) break;
+        }
+        ext2fs_extent_free(h);
+        return ec;
+    }
+    /* block-mapped: the pointer blocks of LB's level, top down */
+    uint64_t apb = fs->blocksize / 4, idx[3];
+    int levels;
+    blk_t top;
+    if (lb < EXT2_NDIR_BLOCKS) return 0;
+    lb -= EXT2_NDIR_BLOCKS;
+    if (lb < apb) {
+        levels = 1, top = in->i_block[EXT2_IND_BLOCK], idx[0] = lb;
+    } else if ((lb -= apb) < apb * apb) {
+        levels = 2, top = in->i_block[EXT2_DIND_BLOCK], idx[0] = lb / apb, idx[1] = lb % apb;
+    } else {
+        lb -= apb * apb;
+        levels = 3, top = in->i_block[EXT2_TIND_BLOCK];
+        idx[0] = lb / (apb * apb), idx[1] = lb / apb % apb, idx[2] = lb % apb;
+    }
+    blk_t cur = top;
+    uint32_t *ptrs = NULL;
+    for (int l = 0; l < levels; l++) {
+        if (cur == 0 || cur >= ext2fs_blocks_count(fs->super)) {
+            *need += (uint64_t)(levels - l); /* this pointer block and all below it are new */
+            break;
+        }
+        if (l == levels - 1) break; /* the data pointer lives here */
+        if (!ptrs && !(ptrs = malloc(fs->blocksize))) return EXT2_ET_NO_MEMORY;
+        errcode_t ec = io_channel_read_blk64(fs->io, cur, 1, ptrs);
+        if (ec) {
+            free(ptrs);
+            return ec;
+        }
+        cur = ext2fs_le32_to_cpu(ptrs[idx[l]]);
+    }
+    free(ptrs);
+    return 0;
+}
+
 /* Write N bytes at OFF through libext2fs's ext2_file_t (which allocates
- * block by block and extends i_size); *done gets the bytes written. */
+ * block by block and extends i_size); *done gets the bytes written.
+ *
+ * libext2fs does not undo a block it mapped half-way: when the data block
+ * of a block-mapped file cannot be allocated after its indirect block was,
+ * the indirect block stays in the inode but uncounted in i_blocks; an
+ * extent insert can stop after splitting some levels. So near a full
+ * filesystem (fewer free blocks than the whole range could take, data and
+ * metadata in the worst case: ext_map_meta) the write goes block by block,
+ * and a block that is a hole (or unwritten) is written only when the free
+ * count covers it and the metadata mapping it takes (ext_map_need);
+ * otherwise the write stops there with ENOSPC (a short write, or nothing
+ * changed), before libext2fs begins a change it cannot finish. The core
+ * serialises the calls on a filesystem, so the count cannot change in
+ * between. */
 static errcode_t ext_write_file(struct ext_sb *es, ext2_ino_t ino, const char *buf, size_t n,
                                 uint64_t off, size_t *done)
 {
+    ext2_filsys fs = es->fs;
+    uint64_t bs = fs->blocksize, nblk = (off + n - 1) / bs - off / bs + 1;
+    struct ext2_inode_large in;
     ext2_file_t f = NULL;
     errcode_t ec, ec2;
+    int careful;
 
     *done = 0;
-    ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
+    if (ext_read_inode(es, ino, &in) < 0) return EXT2_ET_SHORT_READ;
+    careful = ext2fs_free_blocks_count(fs->super) < nblk + ext_map_meta(fs, &in, nblk);
+    ec = ext2fs_file_open2(fs, ino, NULL, EXT2_FILE_WRITE, &f);
     if (ec) return ec;
     ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
     while (!ec && *done < n) {
         unsigned int want = n - *done > (1u << 30) ? (1u << 30) : (unsigned)(n - *done), put = 0;
+        if (careful) {
+            uint64_t pos = off + *done, lb = pos / bs;
+            blk64_t pblk = 0;
+            int flags = 0;
+            want = (unsigned)(bs - pos % bs) < want ? (unsigned)(bs - pos % bs) : want;
+            if (!(in.i_flags & EXT4_INLINE_DATA_FL)) {
+                ec = ext2fs_bmap2(fs, ino, NULL, NULL, 0, lb, &flags, &pblk);
+                if (ec) break;
+                if (pblk == 0 || (flags & BMAP_RET_UNINIT)) {
+                    uint64_t need = 0;
+                    ec = ext_map_need(fs, ino, &in, lb, pblk ? 2 : 1, &need);
+                    if (ec) break;
+                    if (ext2fs_free_blocks_count(fs->super) < need + (pblk == 0)) {
+                        ec = EXT2_ET_BLOCK_ALLOC_FAIL;
+                        break;
+                    }
+                }
+            }
+        }
         ec = ext2fs_file_write(f, buf + *done, want, &put);
         *done += put;
         if (put == 0) break;
+        if (careful && ext_read_inode(es, ino, &in) < 0) ec = EXT2_ET_SHORT_READ;
     }
     ec2 = ext2fs_file_close(f);
     return ec ? ec : ec2;
@@ -409,7 +525,7 @@ fail:
     ext2fs_extent_free(h);
     free(bounce);
     if (cur > b0) /* give back the runs this call mapped (b0..b1 was a hole) */
-        ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, b0, cur - 1);
+        ext_punch(es, ino, in, b0, cur - 1);
     return rc;
 }
 
@@ -485,7 +601,7 @@ static int ext_write_fast(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_l
         rc = ext_wr_fill(es, ino, in, buf, off, n, gp.g[i][0], gp.g[i][1]);
     if (rc < 0) /* give back the holes filled before the one that failed */
         for (size_t j = 0; j + 1 < i; j++)
-            ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, gp.g[j][0], gp.g[j][1]);
+            ext_punch(es, ino, in, gp.g[j][0], gp.g[j][1]);
 out:
     free(gp.g);
     return rc;
@@ -541,13 +657,142 @@ ssize_t ext_write(struct vfs_vnode *vn, void *fh, const void *buf, size_t n, uin
     return (ssize_t)done;
 }
 
+/* ---- freeing blocks: ext_punch ----
+ *
+ * Every block the driver gives back goes through ext_punch (truncate, the
+ * last close of an unlinked file, the large-write path undoing a failed
+ * write). It exists because of a bug in libext2fs 1.46.6 to 1.47.3 (Debian
+ * 12 ships 1.47.0; fixed in 1.47.4 by e2fsprogs commit 509da989):
+ * punch_extent_blocks refuses (EXT2_ET_BAD_BLOCK_NUM, "Illegal block
+ * number") to free a physical range that ends at the filesystem's last
+ * block, and ext2fs_punch_extent asks it only after the extent has been
+ * shortened or removed from the tree. The blocks stay marked in the bitmap,
+ * i_blocks keeps counting them, the size is already the new one, and the
+ * call fails: "i_blocks is X, should be Y" and "Block bitmap differences:
+ * -(...)" ending at the last block. The allocator reaches the last block
+ * only when the filesystem is (nearly) full, so a truncate or unlink right
+ * after ENOSPC hit it (issue 21).
+ *
+ * ext_punch first unmaps that one block itself when the range covers it:
+ * its extent is shortened by one block (or deleted when it is one block
+ * long; libext2fs frees a leaf that becomes empty), then the block is freed
+ * and uncounted — the tree first, the bitmap after, as libext2fs does — and
+ * then ext2fs_punch frees the rest, which never meets the last block again.
+ * Shortening an extent at its end and deleting one never needs a new block
+ * (no node is split), so this step cannot fail for lack of space. */
+
+/* Before ext2fs_punch on extent-mapped IN: fail with -ENOSPC (nothing
+ * changed) when punching [START, END] out of the middle of one extent needs
+ * a split the free blocks may not cover; then, if the range includes the
+ * block mapped to the filesystem's last block, unmap and free it (see
+ * above). Returns 0 or a negative error (then nothing was changed, or the
+ * tree is damaged). */
+static int ext_punch_prepare(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
+                             uint64_t start, uint64_t end)
+{
+    ext2_filsys fs = es->fs;
+    blk64_t last = ext2fs_blocks_count(fs->super) - 1;
+    ext2_extent_handle_t h = NULL;
+    struct ext2fs_extent ex;
+    uint64_t prev = 0;
+    errcode_t ec;
+    int rc = 0, found = 0;
+
+    ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);
+    if (ec) return 0; /* ext2fs_punch reports it */
+    ec = ext2fs_extent_goto2(h, 0, start);
+    if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+    if (ec == 0 && ex.e_lblk < start && end + 1 < ex.e_lblk + (uint64_t)ex.e_len) {
+        /* the hard case of ext2fs_punch: the tail becomes a new extent.
+         * Inserting it splits each full node on the path, from the leaf up
+         * (a full root: a new level), one new block each. libext2fs splits
+         * the upper ones first, so running out half-way leaves a changed
+         * (valid) tree behind: check first. */
+        struct ext2_extent_info info;
+        struct ext2fs_extent up;
+        uint64_t need = 0;
+        while (ext2fs_extent_get_info(h, &info) == 0 && info.num_entries >= info.max_entries) {
+            need++;
+            if (info.curr_level == 0 || ext2fs_extent_get(h, EXT2_EXTENT_UP, &up)) break;
+        }
+        if (need && ext2fs_free_blocks_count(fs->super) < need) {
+            rc = vfs_detail(-ENOSPC, "inode %u: punching blocks %llu..%llu splits an extent: %llu "
+                            "free blocks, up to %llu needed", ino, (unsigned long long)start,
+                            (unsigned long long)end,
+                            (unsigned long long)ext2fs_free_blocks_count(fs->super),
+                            (unsigned long long)need);
+            goto out;
+        }
+        ec = ext2fs_extent_goto2(h, 0, start);
+        if (ec == 0 || ec == EXT2_ET_EXTENT_NOT_FOUND) ec = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+    }
+    /* no file maps the last block while it is free (the usual case) */
+    if (fs->block_map && !ext2fs_test_block_bitmap2(fs->block_map, last)) goto out;
+    for (unsigned iter = 0; ec == 0 && iter < (1u << 24); iter++) {
+        if (ex.e_lblk > end || (iter && ex.e_lblk < prev)) break; /* past the range, or wrapped */
+        prev = ex.e_lblk;
+        if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && ex.e_len && ex.e_pblk + ex.e_len - 1 == last) {
+            uint64_t lb = ex.e_lblk + ex.e_len - 1;
+            found = lb >= start && lb <= end;
+            break;
+        }
+        ec = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ex);
+    }
+    if (!found) goto out;
+    if (ex.e_len > 1) {
+        ex.e_len--;
+        ec = ext2fs_extent_replace(h, 0, &ex);
+        if (!ec) ec = ext2fs_extent_fix_parents(h);
+    } else {
+        ec = ext2fs_extent_delete(h, 0);
+        if (!ec) ec = ext2fs_extent_fix_parents(h);
+        if (ec == EXT2_ET_NO_CURRENT_NODE) ec = 0; /* the tree is empty now */
+    }
+    if (ec) {
+        rc = ext_err(ec, "inode %u: unmapping block %llu", ino, (unsigned long long)last);
+        goto out;
+    }
+    ext2fs_block_alloc_stats2(fs, last, -1);
+    ec = ext2fs_iblk_sub_blocks(fs, (struct ext2_inode *)in, 1);
+    if (ec) rc = ext_err(ec, "inode %u: block count", ino);
+out:
+    ext2fs_extent_free(h);
+    return rc;
+}
+
+int ext_punch(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t start,
+              uint64_t end)
+{
+    ext2_filsys fs = es->fs;
+    if ((in->i_flags & EXT4_EXTENTS_FL) && !(in->i_flags & EXT4_INLINE_DATA_FL) &&
+        EXT2FS_CLUSTER_RATIO(fs) == 1) {
+        int rc = ext_punch_prepare(es, ino, in, start, end);
+        if (rc < 0) return rc;
+    }
+    errcode_t ec = ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, start, end);
+    if (ec)
+        return ext_err(ec, "inode %u: freeing blocks %llu..%llu", ino, (unsigned long long)start,
+                       (unsigned long long)end);
+    return 0;
+}
+
 int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size)
 {
+    struct ext2_inode_large in;
     ext2_file_t f = NULL;
     errcode_t ec, ec2;
     int rc = ext_uninline(es, ino);
 
     if (rc < 0) return rc;
+    rc = ext_read_inode(es, ino, &in);
+    if (rc < 0) return rc;
+    if (size < EXT2_I_SIZE(&in)) {
+        /* the blocks past the new end first, through ext_punch (not the
+         * punch inside ext2fs_file_set_size2, which then finds none) */
+        uint64_t bs = es->fs->blocksize;
+        rc = ext_punch(es, ino, &in, (size + bs - 1) / bs, ~0ULL);
+        if (rc < 0) return rc;
+    }
     ec = ext2fs_file_open2(es->fs, ino, NULL, EXT2_FILE_WRITE, &f);
     if (ec) return ext_err(ec, "inode %u: opening", ino);
     ec = ext2fs_file_set_size2(f, size);

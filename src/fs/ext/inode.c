@@ -250,8 +250,8 @@ int ext_inode_free(struct ext_sb *es, ext2_ino_t ino)
     if (rc < 0) return rc;
     if ((in.i_flags & EXT4_INLINE_DATA_FL) ||
         ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&in)) {
-        ec = ext2fs_punch(fs, ino, (struct ext2_inode *)&in, NULL, 0, ~0ULL);
-        if (ec) return ext_err(ec, "inode %u: freeing its blocks", ino);
+        rc = ext_punch(es, ino, &in, 0, ~0ULL);
+        if (rc < 0) return rc;
         rc = ext_read_inode(es, ino, &in);
         if (rc < 0) return rc;
     }
