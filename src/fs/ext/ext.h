@@ -103,6 +103,8 @@ int ext_err(errcode_t code, const char *fmt, ...) VFS_PRINTF(2, 3);
 int ext_errno(errcode_t code);
 
 /* ---- super.c ---- */
+/* One-time set-up of libext2fs's error hook (idempotent, thread-safe). */
+void ext_init(void);
 /* Called before the first change after mount or sync: marks the on-disk
  * superblock as not cleanly unmounted. */
 int ext_begin_write(struct ext_sb *es);
@@ -221,5 +223,24 @@ int ext_jbd2_apply(struct blk_dev *dev, uint32_t bsize, const struct ext_jreplay
  * R over (R is left empty). */
 int ext_jbd2_overlay_new(struct blk_dev *lower, uint32_t bsize, struct ext_jreplay *r,
                          struct blk_dev **out);
+
+/* ---- mkfs.c ---- */
+struct ext_mkfs_opts {
+    const char *fstype;      /* "ext2", "ext3" or "ext4" (NULL: ext4) */
+    const char *label;       /* volume label (up to 16 bytes) or NULL */
+    const char *features;    /* mke2fs -O list applied after the type's defaults
+                                ("^has_journal,metadata_csum"), or NULL */
+    uint32_t block_size;     /* 0: 1024 below 512 MiB, else 4096 */
+    uint32_t inode_size;     /* 0: 256 */
+    uint32_t inode_ratio;    /* bytes per inode; 0: by size, as mke2fs.conf */
+    uint64_t inodes;         /* at least this many inodes (mke2fs -N); 0: by ratio */
+    double reserved_percent; /* blocks reserved for root (mke2fs -m); < 0: 5 */
+    const uint8_t *uuid;     /* 16 bytes, or NULL for a random one */
+    uint32_t root_uid, root_gid; /* owner of the root directory */
+    int zeroed;              /* DEV already reads as zeros (a new sparse file):
+                                inode tables and journal are not written */
+};
+/* Make a filesystem filling DEV. 0, or a negative error with a detail. */
+int ext_mkfs(struct blk_dev *dev, const struct ext_mkfs_opts *o);
 
 #endif /* UVFS_EXT_H */

@@ -232,6 +232,8 @@ static int ext_parse_opts(const char *opts, size_t *cache_bytes)
 }
 
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
+static void ext_init_once(void);
+void ext_init(void) { pthread_once(&ext_once, ext_init_once); }
 static void ext_init_once(void)
 {
     initialize_ext2_error_table();
@@ -350,7 +352,7 @@ static int ext_mount(struct blk_dev *dev, const char *source, const char *opts,
     const char *name = dev->name ? dev->name : source ? source : "image";
 
     size_t cache_bytes;
-    pthread_once(&ext_once, ext_init_once);
+    ext_init();
     rc = ext_parse_opts(opts, &cache_bytes);
     if (rc < 0) return rc;
     if (dev->size < 2048)
