@@ -144,15 +144,13 @@ static int ext_fa_zero_part(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode
     return 0;
 }
 
-/* Free blocks [B0, B1] (ext2fs_punch; IN is updated and written). */
+/* Free blocks [B0, B1] (ext_punch: also the filesystem's last block; IN is
+ * updated and written). */
 static int ext_fa_punch_blocks(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in,
                                uint64_t b0, uint64_t b1)
 {
     if (b0 > b1) return 0;
-    errcode_t ec = ext2fs_punch(es->fs, ino, (struct ext2_inode *)in, NULL, b0, b1);
-    if (ec) return ext_err(ec, "inode %u: freeing blocks %llu..%llu", ino,
-                           (unsigned long long)b0, (unsigned long long)b1);
-    return 0;
+    return ext_punch(es, ino, in, b0, b1);
 }
 
 /* The holes of [next, LAST] (collected before any is filled: filling

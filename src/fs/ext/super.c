@@ -320,8 +320,7 @@ static int ext_orphans(struct ext_sb *es, const char *name)
             uint64_t keep = (EXT2_I_SIZE(&in) + fs->blocksize - 1) / fs->blocksize;
             if (!(in.i_flags & EXT4_INLINE_DATA_FL) &&
                 ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&in)) {
-                errcode_t ec = ext2fs_punch(fs, ino, (struct ext2_inode *)&in, NULL, keep, ~0ULL);
-                if (ec) rc = ext_err(ec, "%s: orphan inode %u: truncating", name, ino);
+                rc = ext_punch(es, ino, &in, keep, ~0ULL);
             }
             if (rc == 0 && (rc = ext_read_inode(es, ino, &in)) == 0) {
                 in.i_dtime = 0;
