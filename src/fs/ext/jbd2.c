@@ -228,6 +228,7 @@ static int jbd2_rv_cmp(const void *a, const void *b)
 /* Is BLK revoked for transaction TID (a revoke in TID or later)? */
 static int jbd2_revoked(const struct jbd2 *j, uint64_t blk, uint32_t tid)
 {
+    if (!j->nrv) return 0;
     struct jbd2_revoke key = {.blk = blk};
     const struct jbd2_revoke *r = bsearch(&key, j->rv, j->nrv, sizeof *j->rv, jbd2_rv_cmp);
     return r && !tid_gt(tid, r->tid);
@@ -249,6 +250,7 @@ static int jbd2_add_revoke(struct jbd2 *j, uint64_t blk, uint32_t tid)
 /* Sort the revoke records and keep, per block, the newest transaction. */
 static void jbd2_rv_finish(struct jbd2 *j)
 {
+    if (!j->nrv) return;
     qsort(j->rv, j->nrv, sizeof *j->rv, jbd2_rv_cmp);
     size_t out = 0;
     for (size_t i = 0; i < j->nrv; i++) {
@@ -554,7 +556,7 @@ int ext_jbd2_scan(ext2_filsys fs, const char *name, struct ext_jreplay *r)
     r->ntrans = j.end - j.sequence;
     if ((rc = jbd2_check_targets(&j, r)) < 0) goto out;
     /* newest copy of each block wins */
-    qsort(r->blocks, r->n, sizeof *r->blocks, jbd2_blk_cmp);
+    if (r->n) qsort(r->blocks, r->n, sizeof *r->blocks, jbd2_blk_cmp);
     size_t out = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (out && r->blocks[out - 1].fsblk == r->blocks[i].fsblk)
