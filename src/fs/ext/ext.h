@@ -170,6 +170,18 @@ int ext_fsync(struct vfs_vnode *vn, void *fh, int datasync);
  * block, which leaked blocks (see file.c). Returns 0 or a negative error. */
 int ext_punch(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t start,
               uint64_t end);
+/* The holes among logical blocks [NEXT, ...], collected by an extent walk
+ * (ext_extent_walk with ext_gap_piece) before any of them is filled, since
+ * filling changes the tree the walk reads. After the walk over [B0, B1],
+ * add [NEXT, B1] if NEXT <= B1. G is owned (free it). */
+struct ext_gaps {
+    uint64_t next;          /* first block not yet seen */
+    uint64_t (*g)[2];       /* [first, last] of each hole; owned */
+    size_t n, cap;
+    int uninit;             /* an unwritten extent is in the range */
+};
+int ext_gap_add(struct ext_gaps *gp, uint64_t lo, uint64_t hi);
+int ext_gap_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit);
 /* Set the size of regular file INO (grow with a hole, or shrink and free). */
 int ext_truncate(struct ext_sb *es, ext2_ino_t ino, uint64_t size);
 /* Turn INO's inline data into an ordinary block (no-op without inline data). */

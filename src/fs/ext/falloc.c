@@ -153,39 +153,6 @@ static int ext_fa_punch_blocks(struct ext_sb *es, ext2_ino_t ino, struct ext2_in
     return ext_punch(es, ino, in, b0, b1);
 }
 
-/* The holes of [next, LAST] (collected before any is filled: filling
- * changes the tree the walk reads). */
-struct ext_fa_gaps {
-    uint64_t next;
-    uint64_t (*g)[2];
-    size_t n, cap;
-};
-
-static int ext_fa_gap_add(struct ext_fa_gaps *gp, uint64_t lo, uint64_t hi)
-{
-    if (gp->n == gp->cap) {
-        size_t cap = gp->cap ? 2 * gp->cap : 8;
-        uint64_t(*g)[2] = realloc(gp->g, cap * sizeof *g);
-        if (!g) return -ENOMEM;
-        gp->g = g;
-        gp->cap = cap;
-    }
-    gp->g[gp->n][0] = lo;
-    gp->g[gp->n][1] = hi;
-    gp->n++;
-    return 0;
-}
-
-static int ext_fa_gap_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
-{
-    struct ext_fa_gaps *gp = arg;
-    int rc = 0;
-    (void)pblk, (void)uninit;
-    if (lo > gp->next) rc = ext_fa_gap_add(gp, gp->next, lo - 1);
-    gp->next = hi + 1;
-    return rc;
-}
-
 /* Put [LB, LB+CNT) -> PBLK (claimed) into the tree as an unwritten extent,
  * merged into an unwritten extent that ends at both LB and PBLK. */
 static errcode_t ext_fa_map(ext2_extent_handle_t h, uint64_t lb, uint64_t cnt, uint64_t pblk)
@@ -220,12 +187,12 @@ static int ext_fa_alloc_blocks(struct ext_sb *es, ext2_ino_t ino, struct ext2_in
                                uint64_t b0, uint64_t b1)
 {
     ext2_filsys fs = es->fs;
-    struct ext_fa_gaps gp = {.next = b0};
+    struct ext_gaps gp = {.next = b0};
     ext2_extent_handle_t h = NULL;
     errcode_t ec = 0;
-    int rc = ext_extent_walk(es, ino, in, b0, b1, ext_fa_gap_piece, &gp);
+    int rc = ext_extent_walk(es, ino, in, b0, b1, ext_gap_piece, &gp);
 
-    if (rc == 0 && gp.next <= b1) rc = ext_fa_gap_add(&gp, gp.next, b1);
+    if (rc == 0 && gp.next <= b1) rc = ext_gap_add(&gp, gp.next, b1);
     if (rc == 1) rc = vfs_detail(-EIO, "inode %u: extent tree cannot be read", ino);
     if (rc < 0) goto out;
     ec = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &h);

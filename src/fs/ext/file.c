@@ -529,16 +529,7 @@ fail:
     return rc;
 }
 
-/* The holes among the blocks a write touches, collected by a walk over its
- * extents before any of them is filled (filling changes the tree). */
-struct ext_wr_gaps {
-    uint64_t next;          /* first block not yet seen */
-    uint64_t (*g)[2];       /* [first, last] of each hole; owned */
-    size_t n, cap;
-    int uninit;             /* an unwritten extent is in the range */
-};
-
-static int ext_wr_gap_add(struct ext_wr_gaps *gp, uint64_t lo, uint64_t hi)
+int ext_gap_add(struct ext_gaps *gp, uint64_t lo, uint64_t hi)
 {
     if (gp->n == gp->cap) {
         size_t cap = gp->cap ? 2 * gp->cap : 8;
@@ -553,13 +544,13 @@ static int ext_wr_gap_add(struct ext_wr_gaps *gp, uint64_t lo, uint64_t hi)
     return 0;
 }
 
-static int ext_wr_gap_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
+int ext_gap_piece(void *arg, uint64_t lo, uint64_t hi, uint64_t pblk, int uninit)
 {
-    struct ext_wr_gaps *gp = arg;
+    struct ext_gaps *gp = arg;
     int rc = 0;
     (void)pblk;
     if (uninit) gp->uninit = 1;
-    if (lo > gp->next) rc = ext_wr_gap_add(gp, gp->next, lo - 1);
+    if (lo > gp->next) rc = ext_gap_add(gp, gp->next, lo - 1);
     gp->next = hi + 1;
     return rc;
 }
@@ -579,13 +570,13 @@ static int ext_write_fast(struct ext_sb *es, ext2_ino_t ino, struct ext2_inode_l
     ext2_filsys fs = es->fs;
     uint64_t bs = fs->blocksize, b0 = off / bs, b1 = (off + n - 1) / bs, holes = 0;
     struct ext_rw r = {.es = es, .ino = ino, .buf = (char *)buf, .off = off, .n = n, .write = 1};
-    struct ext_wr_gaps gp = {.next = b0};
+    struct ext_gaps gp = {.next = b0};
     size_t i = 0;
     int rc;
 
     if (EXT2FS_CLUSTER_RATIO(fs) > 1 || b1 >= (1ull << 32) - 1) return 1;
-    rc = ext_extent_walk(es, ino, in, b0, b1, ext_wr_gap_piece, &gp);
-    if (rc == 0 && gp.next <= b1) rc = ext_wr_gap_add(&gp, gp.next, b1);
+    rc = ext_extent_walk(es, ino, in, b0, b1, ext_gap_piece, &gp);
+    if (rc == 0 && gp.next <= b1) rc = ext_gap_add(&gp, gp.next, b1);
     if (rc == 0 && gp.uninit) rc = 1;
     for (i = 0; i < gp.n; i++) holes += gp.g[i][1] - gp.g[i][0] + 1;
     if (rc == 0 && holes && ext2fs_free_blocks_count(fs->super) < holes + holes / 256 + 64) rc = 1;
